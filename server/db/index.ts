@@ -1,0 +1,121 @@
+/**
+ * The one Prisma client of this process, on PGlite (embedded default, data under <data>/pglite) or on a PostgreSQL
+ * server (DATABASE_URL). Kept on globalThis because Next.js may load this module in more than one bundle layer:
+ * two PGlite instances on one directory would corrupt it.
+ */
+import path from "node:path";
+import fs from "node:fs";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaClient } from "../generated/prisma/client";
+import { env } from "../env";
+import { migrate, type SqlRunner } from "./migrate";
+
+export type Db = PrismaClient;
+
+interface Handle {
+  prisma: PrismaClient;
+  runner: SqlRunner;
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+const KEY = Symbol.for("carnet.db");
+type G = typeof globalThis & { [KEY]?: Handle };
+
+/** Opens a database handle: `url` postgresql://... or a PGlite directory ("memory://" for in-memory). */
+export function openDb(target: { url?: string; pgliteDir?: string }): Handle {
+  if (target.url) {
+    const pool = new pg.Pool({ connectionString: target.url, max: 10 });
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    const runner: SqlRunner = {
+      async withLock(fn) {
+        const client = await pool.connect();
+        try {
+          // A session-level advisory lock: two portals starting at once apply migrations one after the other.
+          await client.query("SELECT pg_advisory_lock(727073697)");
+          try {
+            return await fn({
+              query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+              exec: async (sql) => void (await client.query(sql)),
+            });
+          } finally {
+            await client.query("SELECT pg_advisory_unlock(727073697)");
+          }
+        } finally {
+          client.release();
+        }
+      },
+    };
+    const handle: Handle = {
+      prisma,
+      runner,
+      ready: Promise.resolve(),
+      close: async () => {
+        await prisma.$disconnect();
+        await pool.end();
+      },
+    };
+    return handle;
+  }
+  const dir = target.pgliteDir ?? "memory://";
+  if (!dir.startsWith("memory://")) fs.mkdirSync(dir, { recursive: true });
+  const lite = new PGlite(dir);
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });
+  const runner: SqlRunner = {
+    // One in-process connection: the lock is PGlite's own serialisation.
+    withLock: (fn) =>
+      fn({
+        query: async (sql, params) => (await lite.query(sql, params as unknown[])).rows as Record<string, unknown>[],
+        exec: async (sql) => void (await lite.exec(sql)),
+      }),
+  };
+  return {
+    prisma,
+    runner,
+    ready: lite.waitReady,
+    close: async () => {
+      await prisma.$disconnect();
+      await lite.close();
+    },
+  };
+}
+
+function handle(): Handle {
+  const g = globalThis as G;
+  if (!g[KEY]) {
+    const e = env();
+    g[KEY] = openDb(e.DATABASE_URL ? { url: e.DATABASE_URL } : { pgliteDir: path.join(e.dataDir, "pglite") });
+  }
+  return g[KEY];
+}
+
+/** The Prisma client of this process. */
+export function db(): PrismaClient {
+  return handle().prisma;
+}
+
+let migrated: Promise<void> | undefined;
+/** Applies pending migrations once per process; safe to call from every entry point. */
+export function ensureMigrated(): Promise<void> {
+  const h = handle();
+  migrated ??= h.ready.then(() => migrate(h.runner)).then(() => undefined);
+  return migrated;
+}
+
+/** Closes this process's database (CLI commands and tests). */
+export async function closeDb(): Promise<void> {
+  const g = globalThis as G;
+  const h = g[KEY];
+  g[KEY] = undefined;
+  migrated = undefined;
+  if (h) await h.close();
+}
+
+/** Replace the process database (tests). */
+export function useDb(h: Handle): void {
+  (globalThis as G)[KEY] = h;
+  migrated = undefined;
+}

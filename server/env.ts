@@ -1,0 +1,113 @@
+/**
+ * Carnet's configuration: every environment variable, parsed once with zod, with a clear message per bad value.
+ * Code reads `env()`, never process.env. The proxy (its own process) parses its own few variables.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import crypto from "node:crypto";
+import { z } from "zod";
+
+const bool = z
+  .enum(["1", "0", "true", "false", "yes", "no", "on", "off"], { message: "doit valoir true ou false" })
+  .transform((v) => ["1", "true", "yes", "on"].includes(v));
+const port = z.coerce.number().int().min(1).max(65535);
+const positive = z.coerce.number().positive();
+
+const schema = z.object({
+  PORT: port.default(3000),
+  CARNET_HOST: z.string().default("127.0.0.1"),
+  CARNET_PUBLIC_URL: z.url({ message: "doit être une URL, par exemple https://carnet.ac-paris.fr" }).optional(),
+  CARNET_INTERNAL_PORT: port.optional(),
+  CARNET_PROXY_API_PORT: port.optional(),
+  CARNET_DATA_DIR: z.string().min(1).default("./data"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "doit commencer par postgresql:// (laisser vide pour la base embarquée PGlite)")
+    .optional(),
+  AUTH_SECRET: z.string().min(32, "doit faire au moins 32 caractères").optional(),
+  CARNET_PROXY_SECRET: z.string().min(32, "doit faire au moins 32 caractères").optional(),
+  CARNET_MAX_NOTEBOOK_MB: positive.default(20),
+  CARNET_MAX_ACTIVITY_MB: positive.default(200),
+  CARNET_MAX_ZIP_ENTRIES: z.coerce.number().int().positive().default(5000),
+  CARNET_LOCAL_ACCOUNTS: bool.default(true),
+  CARNET_SSO_CONFIG: z.string().optional(),
+  CARNET_COOKIE_SAMESITE: z.enum(["lax", "strict", "none"]).default("lax"),
+  CARNET_SPAWNER: z.enum(["local", "docker"]).default("local"),
+  CARNET_JUPYTER_IMAGE: z.string().default("carnet-jupyter:latest"),
+  CARNET_DOCKER_HOST: z.string().optional(),
+  CARNET_IDLE_TIMEOUT_MIN: positive.default(60),
+  CARNET_MAX_AGE_HOURS: positive.default(12),
+  CARNET_MAX_SERVERS: z.coerce.number().int().positive().default(200),
+  CARNET_SERVER_MEMORY_MB: z.coerce.number().int().positive().default(1024),
+  CARNET_SERVER_CPUS: positive.default(1),
+  CARNET_START_TIMEOUT_S: positive.default(60),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type Env = z.infer<typeof schema> & {
+  dataDir: string;
+  publicUrl: string;
+  internalPort: number;
+  proxyApiPort: number;
+  authSecret: string;
+  proxySecret: string;
+  maxNotebookBytes: number;
+  maxActivityBytes: number;
+};
+
+export class ConfigError extends Error {}
+
+/** Parses an environment (process.env by default). Throws ConfigError listing every bad variable. */
+export function parseEnv(source: Record<string, string | undefined> = process.env): Env {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Configuration invalide :\n${lines.join("\n")}\nVoir docs/configuration.md.`);
+  }
+  const e = result.data;
+  const dataDir = path.resolve(e.CARNET_DATA_DIR);
+  return {
+    ...e,
+    dataDir,
+    publicUrl: (e.CARNET_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, ""),
+    internalPort: e.CARNET_INTERNAL_PORT ?? e.PORT + 1,
+    proxyApiPort: e.CARNET_PROXY_API_PORT ?? e.PORT + 2,
+    authSecret: e.AUTH_SECRET ?? readOrCreateSecret(dataDir, "auth-secret"),
+    proxySecret: e.CARNET_PROXY_SECRET ?? readOrCreateSecret(dataDir, "proxy-secret"),
+    maxNotebookBytes: Math.round(e.CARNET_MAX_NOTEBOOK_MB * 1024 * 1024),
+    maxActivityBytes: Math.round(e.CARNET_MAX_ACTIVITY_MB * 1024 * 1024),
+  };
+}
+
+/** Secrets not given by the environment are generated once and kept in <data>/secrets (mode 0600). */
+function readOrCreateSecret(dataDir: string, name: string): string {
+  const dir = path.join(dataDir, "secrets");
+  const file = path.join(dir, name);
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const secret = crypto.randomBytes(32).toString("base64url");
+    try {
+      fs.writeFileSync(file, secret, { mode: 0o600, flag: "wx" });
+      return secret;
+    } catch {
+      return fs.readFileSync(file, "utf8").trim(); // another process wrote it first
+    }
+  }
+}
+
+const KEY = Symbol.for("carnet.env");
+type G = typeof globalThis & { [KEY]?: Env };
+
+/** The parsed configuration of this process (parsed on first use). */
+export function env(): Env {
+  const g = globalThis as G;
+  return (g[KEY] ??= parseEnv());
+}
+
+/** For tests and the CLI: replace the configuration of this process. */
+export function setEnv(e: Env): void {
+  (globalThis as G)[KEY] = e;
+}
