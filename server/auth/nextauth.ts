@@ -1,0 +1,101 @@
+/**
+ * next-auth (Auth.js v5) configuration: JWT sessions (so the proxy can check them without the database),
+ * local accounts through the credentials provider, and the site's SSO providers.
+ * The session's `sub` is the user id; authorization always reloads the user (server/auth/actor.ts).
+ */
+import NextAuth, { CredentialsSignin } from "next-auth";
+import Credentials from "next-auth/providers/credentials";
+import type { Provider } from "next-auth/providers";
+import { env } from "../env";
+import { authenticateLocal } from "../users";
+import { ssoProviders } from "../sso/providers";
+import { isAppError } from "../errors";
+import { logger } from "../logger";
+
+class RateLimited extends CredentialsSignin {
+  code = "rate_limited";
+}
+
+/** Session cookie name, shared with the proxy (proxy/auth.ts decodes it with the same secret, salt = name). */
+export function sessionCookieName(): string {
+  return env().publicUrl.startsWith("https://") ? "__Secure-authjs.session-token" : "authjs.session-token";
+}
+
+function providers(): Provider[] {
+  const list: Provider[] = [];
+  if (env().CARNET_LOCAL_ACCOUNTS) {
+    list.push(
+      Credentials({
+        id: "local",
+        name: "Compte Carnet",
+        credentials: { username: { label: "Identifiant" }, password: { label: "Mot de passe", type: "password" } },
+        async authorize(credentials, request) {
+          const username = typeof credentials?.username === "string" ? credentials.username : "";
+          const password = typeof credentials?.password === "string" ? credentials.password : "";
+          if (!username || !password) return null;
+          const ip = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "unknown";
+          try {
+            const user = await authenticateLocal(username, password, ip);
+            if (!user) {
+              logger.info({ event: "login_failed", provider: "local" }, "sign-in refused");
+              return null;
+            }
+            return { id: user.id, name: user.name };
+          } catch (e) {
+            if (isAppError(e) && e.code === "rate_limited") throw new RateLimited();
+            throw e;
+          }
+        },
+      }),
+    );
+  }
+  return [...list, ...ssoProviders()];
+}
+
+export const { handlers, auth, signIn, signOut } = NextAuth(() => {
+  const e = env();
+  const secure = e.publicUrl.startsWith("https://");
+  return {
+    secret: e.authSecret,
+    trustHost: true,
+    basePath: "/api/auth",
+    session: { strategy: "jwt", maxAge: 12 * 60 * 60 },
+    useSecureCookies: secure,
+    cookies: {
+      sessionToken: {
+        name: sessionCookieName(),
+        options: { httpOnly: true, sameSite: e.CARNET_COOKIE_SAMESITE, path: "/", secure: secure || e.CARNET_COOKIE_SAMESITE === "none" },
+      },
+    },
+    pages: { signIn: "/connexion", error: "/connexion/erreur" },
+    providers: providers(),
+    callbacks: {
+      // Keep the JWT small: the user id is `sub`; everything else is read from the database when needed.
+      jwt({ token, user, account }) {
+        if (user?.id) token.sub = user.id;
+        if (account?.provider) token.provider = account.provider;
+        return token;
+      },
+      session({ session, token }) {
+        if (token.sub && session.user) session.user.id = token.sub;
+        return session;
+      },
+      // Only same-origin relative targets survive the round trip (no open redirect).
+      redirect({ url, baseUrl }) {
+        return safeRedirect(url, baseUrl);
+      },
+    },
+  };
+});
+
+/** Returns `url` if it stays on Carnet's origin, else the home page. */
+export function safeRedirect(url: string, baseUrl: string): string {
+  try {
+    if (url.startsWith("/") && !url.startsWith("//") && !url.startsWith("/\\")) return new URL(url, baseUrl).toString();
+    const u = new URL(url);
+    if (u.origin === new URL(baseUrl).origin) return u.toString();
+  } catch {
+    /* fall through */
+  }
+  return baseUrl;
+}

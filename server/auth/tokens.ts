@@ -1,0 +1,47 @@
+/** Personal access tokens for the REST API: `carnet_pat_<32 random bytes>`, stored as SHA-256, shown once. */
+import crypto from "node:crypto";
+import { db } from "../db";
+import { newId, sha256 } from "../ids";
+import { AppError, notFound } from "../errors";
+
+export const TOKEN_PREFIX = "carnet_pat_";
+
+/** Creates a token for a user and returns the secret (the only time it exists in clear). */
+export async function createToken(userId: string, name = "jeton"): Promise<{ id: string; token: string }> {
+  const token = TOKEN_PREFIX + crypto.randomBytes(32).toString("base64url");
+  const id = newId();
+  await db().apiToken.create({
+    data: { id, userId, name: name.slice(0, 100) || "jeton", tokenHash: sha256(token), prefix: token.slice(0, TOKEN_PREFIX.length + 6) },
+  });
+  return { id, token };
+}
+
+/** The active user id for a token, or null (unknown, revoked, or user disabled). Records last use. */
+export async function userIdForToken(token: string): Promise<string | null> {
+  if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
+  const row = await db().apiToken.findUnique({ where: { tokenHash: sha256(token) }, include: { user: true } });
+  if (!row || row.revokedAt || row.user.disabled) return null;
+  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000)
+    await db().apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
+  return row.userId;
+}
+
+export async function listTokens(userId: string) {
+  return db().apiToken.findMany({
+    where: { userId, revokedAt: null },
+    select: { id: true, name: true, prefix: true, createdAt: true, lastUsedAt: true },
+    orderBy: { createdAt: "desc" },
+  });
+}
+
+/** Revokes one of the user's own tokens. Throws not_found for someone else's. */
+export async function revokeToken(userId: string, tokenId: string): Promise<void> {
+  const res = await db().apiToken.updateMany({ where: { id: tokenId, userId, revokedAt: null }, data: { revokedAt: new Date() } });
+  if (res.count === 0) throw notFound("Jeton");
+}
+
+export function assertTokenName(name: unknown): string {
+  if (typeof name !== "string" || name.trim().length === 0 || name.length > 100)
+    throw new AppError("bad_request", "Donnez un nom au jeton (100 caractères au plus).");
+  return name.trim();
+}

@@ -1,0 +1,74 @@
+/**
+ * The one wrapper every API route goes through: resolves the caller, checks CSRF and roles, maps errors to
+ * `{"error": {"code", "message"}}` with the right status. A 500 says nothing internal and is logged.
+ */
+import { ZodError } from "zod";
+import { actorFromRequest, checkCsrf, type Actor } from "./auth/actor";
+import { AppError, isAppError } from "./errors";
+import { logger } from "./logger";
+import { ensureMigrated } from "./db";
+import type { Role } from "./generated/prisma/client";
+
+type Params = Record<string, string | string[]>;
+export type Ctx<A> = { req: Request; params: Params; actor: A };
+
+interface Options {
+  /** Roles allowed; omit for any signed-in user. */
+  roles?: Role[];
+}
+
+export function jsonError(e: unknown): Response {
+  if (isAppError(e)) {
+    return Response.json({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } }, { status: e.status });
+  }
+  if (e instanceof ZodError) {
+    const first = e.issues[0];
+    const where = first?.path.length ? `${first.path.join(".")} : ` : "";
+    return Response.json(
+      { error: { code: "bad_request", message: `${where}${first?.message ?? "requête invalide"}`, details: e.issues.map((i) => ({ path: i.path.join("."), message: i.message })) } },
+      { status: 400 },
+    );
+  }
+  logger.error({ err: e }, "unhandled error in API route");
+  return Response.json({ error: { code: "internal", message: "Erreur interne. Réessayez ; si cela persiste, prévenez l'administrateur." } }, { status: 500 });
+}
+
+/** An API route for signed-in callers. */
+export function api(opts: Options, handler: (ctx: Ctx<Actor>) => Promise<Response | unknown>) {
+  return async (req: Request, context: { params: Promise<Params> }): Promise<Response> => {
+    try {
+      await ensureMigrated();
+      const actor = await actorFromRequest(req);
+      if (!actor) throw new AppError("unauthenticated", "Connectez-vous pour accéder à cette ressource.");
+      checkCsrf(req, actor.via);
+      if (opts.roles && !opts.roles.includes(actor.user.role))
+        throw new AppError("forbidden", "Votre rôle ne permet pas cette action.");
+      const result = await handler({ req, params: (await context.params) ?? {}, actor });
+      return result instanceof Response ? result : Response.json(result);
+    } catch (e) {
+      return jsonError(e);
+    }
+  };
+}
+
+/** An API route open to anonymous callers (health, share-code lookup). */
+export function publicApi(handler: (ctx: Ctx<Actor | null>) => Promise<Response | unknown>) {
+  return async (req: Request, context: { params: Promise<Params> }): Promise<Response> => {
+    try {
+      await ensureMigrated();
+      const actor = await actorFromRequest(req).catch(() => null);
+      checkCsrf(req, actor?.via ?? null);
+      const result = await handler({ req, params: (await context.params) ?? {}, actor });
+      return result instanceof Response ? result : Response.json(result);
+    } catch (e) {
+      return jsonError(e);
+    }
+  };
+}
+
+/** A route param as a single string. */
+export function param(p: Params, name: string): string {
+  const v = p[name];
+  if (typeof v !== "string") throw new AppError("bad_request", `Paramètre manquant : ${name}.`);
+  return v;
+}
