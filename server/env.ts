@@ -31,6 +31,8 @@ const schema = z.object({
   CARNET_MAX_ZIP_ENTRIES: z.coerce.number().int().positive().default(5000),
   CARNET_LOCAL_ACCOUNTS: bool.default(true),
   CARNET_SSO_CONFIG: z.string().optional(),
+  /** Inline JSON alternative to CARNET_SSO_CONFIG (see docs/sso.md). */
+  CARNET_SSO_JSON: z.string().optional(),
   CARNET_COOKIE_SAMESITE: z.enum(["lax", "strict", "none"]).default("lax"),
   CARNET_SPAWNER: z.enum(["local", "docker"]).default("local"),
   CARNET_JUPYTER_IMAGE: z.string().default("carnet-jupyter:latest"),
