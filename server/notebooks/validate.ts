@@ -511,13 +511,13 @@ export function parseNotebook(bytes: Buffer, fileName: string): ParsedNotebook {
     }
     for (const cell of nb.cells) {
       if (!isObject(cell) || typeof cell.id !== "string") continue;
-      if (seen.has(cell.id)) {
-        duplicates.add(cell.id);
-        let id = newCellId();
+      let id: string = cell.id;
+      if (seen.has(id)) {
+        duplicates.add(id);
         while (seen.has(id)) id = newCellId();
         cell.id = id;
       }
-      seen.add(cell.id);
+      seen.add(id);
     }
     if (missing > 0) warnings.push(`${missing} cellule(s) n'avaient pas d'identifiant : un identifiant leur a été donné.`);
     if (duplicates.size > 0) {

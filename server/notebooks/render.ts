@@ -1,0 +1,503 @@
+/**
+ * Server-side, read-only HTML view of a notebook, safe to put inside the portal's own pages.
+ *
+ * Trust model (see docs/notebooks.md):
+ * - Markdown (cells, text/markdown outputs) goes through marked, then sanitize-html with a strict
+ *   allow-list. Math is cut out before sanitizing and rendered by KaTeX (trust: false, so no
+ *   \href/\htmlClass...), then put back in place of unforgeable placeholders.
+ * - Everything else we build ourselves from escaped text.
+ * - text/html outputs are never inlined: they go into <iframe sandbox="" srcdoc> (no scripts,
+ *   opaque origin) with a CSP that blocks network loads. JavaScript and widget outputs become notes.
+ */
+import crypto from "node:crypto";
+import katex from "katex";
+import { Marked, type TokenizerAndRendererExtension, type Tokens } from "marked";
+import sanitizeHtml from "sanitize-html";
+import { joinSource, type MimeBundle, type NotebookCell, type NotebookOutput, type NotebookV4 } from "./validate";
+
+export interface RenderOptions {
+  /**
+   * URL for a path relative to the notebook's folder (already percent-decoded, may contain "../";
+   * the page that serves it must check it stays inside the activity). Without it, relative
+   * images and links are dropped.
+   */
+  assetUrl?: (relPath: string) => string;
+}
+
+// ---------------------------------------------------------------- escaping
+
+const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+/** Escape for HTML text and double- or single-quoted attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+}
+
+// ---------------------------------------------------------------- ANSI -> spans
+
+const ANSI_COLORS = ["black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"];
+
+interface AnsiState {
+  fg?: string; // class name or css color
+  bg?: string;
+  bold?: boolean;
+  underline?: boolean;
+}
+
+function color256(n: number): string | undefined {
+  if (!Number.isInteger(n) || n < 0 || n > 255) return undefined;
+  if (n < 16) return n < 8 ? `ansi-${ANSI_COLORS[n]}` : `ansi-${ANSI_COLORS[n - 8]}-intense`;
+  if (n < 232) {
+    const c = n - 16;
+    const v = (x: number) => (x === 0 ? 0 : 55 + x * 40);
+    return `rgb(${v(Math.floor(c / 36))},${v(Math.floor(c / 6) % 6)},${v(c % 6)})`;
+  }
+  const g = 8 + (n - 232) * 10;
+  return `rgb(${g},${g},${g})`;
+}
+
+function applySgr(state: AnsiState, params: number[]): void {
+  if (params.length === 0) params = [0];
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i] ?? 0;
+    if (p === 0) {
+      state.fg = state.bg = undefined;
+      state.bold = state.underline = false;
+    } else if (p === 1) state.bold = true;
+    else if (p === 4) state.underline = true;
+    else if (p === 22) state.bold = false;
+    else if (p === 24) state.underline = false;
+    else if (p >= 30 && p <= 37) state.fg = `ansi-${ANSI_COLORS[p - 30]}`;
+    else if (p >= 90 && p <= 97) state.fg = `ansi-${ANSI_COLORS[p - 90]}-intense`;
+    else if (p >= 40 && p <= 47) state.bg = `ansi-${ANSI_COLORS[p - 40]}`;
+    else if (p >= 100 && p <= 107) state.bg = `ansi-${ANSI_COLORS[p - 100]}-intense`;
+    else if (p === 39) state.fg = undefined;
+    else if (p === 49) state.bg = undefined;
+    else if (p === 38 || p === 48) {
+      let c: string | undefined;
+      if (params[i + 1] === 5) {
+        c = color256(params[i + 2] ?? -1);
+        i += 2;
+      } else if (params[i + 1] === 2) {
+        const [r, g, b] = [params[i + 2], params[i + 3], params[i + 4]].map((x) => Math.min(255, Math.max(0, x ?? 0)));
+        c = `rgb(${r},${g},${b})`;
+        i += 4;
+      }
+      if (p === 38) state.fg = c;
+      else state.bg = c;
+    }
+  }
+}
+
+function openSpan(state: AnsiState): string {
+  const classes: string[] = [];
+  const styles: string[] = [];
+  // Only our own class names and rgb(...) built from integers reach the attribute.
+  if (state.fg) (state.fg.startsWith("rgb(") ? styles.push(`color:${state.fg}`) : classes.push(`${state.fg}-fg`));
+  if (state.bg) (state.bg.startsWith("rgb(") ? styles.push(`background-color:${state.bg}`) : classes.push(`${state.bg}-bg`));
+  if (state.bold) classes.push("ansi-bold");
+  if (state.underline) classes.push("ansi-underline");
+  if (classes.length === 0 && styles.length === 0) return "";
+  return `<span${classes.length ? ` class="${classes.join(" ")}"` : ""}${styles.length ? ` style="${styles.join(";")}"` : ""}>`;
+}
+
+/** Jupyter's fixCarriageReturn: a bare \r rewinds to the start of the line (progress bars). */
+function fixCarriageReturns(text: string): string {
+  return text
+    .replace(/\r\n/g, "\n")
+    .split("\n")
+    .map((line) => line.slice(line.lastIndexOf("\r") + 1))
+    .join("\n");
+}
+
+/** Escaped HTML with ANSI SGR colours as spans; other escape sequences are dropped. */
+export function ansiToHtml(input: string): string {
+  const text = fixCarriageReturns(input);
+  const state: AnsiState = {};
+  let out = "";
+  let open = false;
+  // CSI sequences, OSC sequences (e.g. hyperlinks) and lone ESC characters
+  const re = /\x1b\[([0-9;?]*)([A-Za-z])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b/g;
+  let last = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    out += escapeHtml(text.slice(last, m.index));
+    last = re.lastIndex;
+    if (m[2] === "m") {
+      const params = (m[1] ?? "").split(";").filter((x) => x !== "" && x !== "?").map(Number);
+      applySgr(state, params);
+      if (open) out += "</span>";
+      const span = openSpan(state);
+      out += span;
+      open = span !== "";
+    }
+  }
+  out += escapeHtml(text.slice(last));
+  if (open) out += "</span>";
+  return out;
+}
+
+// ---------------------------------------------------------------- math
+
+function renderMath(tex: string, displayMode: boolean): string {
+  return katex.renderToString(tex, {
+    displayMode,
+    output: "htmlAndMathml",
+    throwOnError: false,
+    trust: false,
+    strict: "ignore",
+    maxSize: 50,
+    maxExpand: 1000,
+  });
+}
+
+/** Collects math rendered during one markdown pass; placeholders carry a per-render nonce. */
+class MathStore {
+  readonly nonce = crypto.randomBytes(8).toString("hex");
+  readonly items: string[] = [];
+  add(tex: string, display: boolean): string {
+    this.items.push(renderMath(tex, display));
+    return `\u2063MATH${this.nonce}_${this.items.length - 1}\u2063`;
+  }
+  restore(html: string): string {
+    const re = new RegExp(`\u2063MATH${this.nonce}_(\\d+)\u2063`, "g");
+    return html.replace(re, (_, i: string) => this.items[Number(i)] ?? "");
+  }
+}
+
+interface MathToken extends Tokens.Generic {
+  tex: string;
+  display: boolean;
+}
+
+function mathExtensions(store: MathStore): TokenizerAndRendererExtension[] {
+  const blockRe = /^ {0,3}(?:\$\$([\s\S]+?)\$\$|(\\begin\{([a-zA-Z*]+)\}[\s\S]+?\\end\{\3\}))[^\S\n]*(?:\n|$)/;
+  const inlineRes: [RegExp, boolean][] = [
+    [/^\$\$([\s\S]+?)\$\$/, true],
+    [/^\\\[([\s\S]+?)\\\]/, true],
+    [/^(\\begin\{([a-zA-Z*]+)\}[\s\S]+?\\end\{\2\})/, true],
+    [/^\\\(([\s\S]+?)\\\)/, false],
+    [/^\$((?:\\[\s\S]|[^\\$])+?)\$/, false],
+  ];
+  const render = (token: Tokens.Generic) => store.add((token as MathToken).tex, (token as MathToken).display);
+  return [
+    {
+      name: "mathBlock",
+      level: "block",
+      start: (src: string) => {
+        const m = /^ {0,3}(?:\$\$|\\begin\{)/m.exec(src);
+        return m ? m.index : undefined;
+      },
+      tokenizer(src: string) {
+        const m = blockRe.exec(src);
+        if (!m) return undefined;
+        return { type: "mathBlock", raw: m[0], tex: (m[1] ?? m[2] ?? "").trim(), display: true } as Tokens.Generic;
+      },
+      renderer: (token) => `<div class="nb-math-display">${render(token)}</div>\n`,
+    },
+    {
+      name: "mathInline",
+      level: "inline",
+      start: (src: string) => {
+        const m = /\$|\\\(|\\\[|\\begin\{/.exec(src);
+        return m ? m.index : undefined;
+      },
+      tokenizer(src: string) {
+        for (const [re, display] of inlineRes) {
+          const m = re.exec(src);
+          if (m && (m[1] ?? "").trim() !== "") {
+            return { type: "mathInline", raw: m[0], tex: m[1] ?? "", display } as Tokens.Generic;
+          }
+        }
+        return undefined;
+      },
+      renderer: (token) => render(token),
+    },
+  ];
+}
+
+// ---------------------------------------------------------------- markdown + sanitizing
+
+const SAFE_DATA_IMAGE = /^data:image\/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]+$/i;
+const SAFE_IMAGE_MIMES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+const HAS_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
+
+function decodePath(p: string): string {
+  try {
+    return decodeURI(p);
+  } catch {
+    return p;
+  }
+}
+
+type Attachments = { [name: string]: MimeBundle } | undefined;
+
+function attachmentDataUri(attachments: Attachments, name: string): string | undefined {
+  const bundle = attachments?.[name] ?? attachments?.[decodePath(name)];
+  if (!bundle) return undefined;
+  for (const mime of SAFE_IMAGE_MIMES) {
+    const b64 = base64Of(bundle[mime]);
+    if (b64) return `data:${mime};base64,${b64}`;
+  }
+  return undefined;
+}
+
+/** Returns a safe URL for an <img>/<video> src or <a> href, or undefined to drop the attribute. */
+function resolveUrl(url: string, kind: "image" | "link", attachments: Attachments, opts: RenderOptions): string | undefined {
+  const u = url.trim();
+  if (u === "") return undefined;
+  if (kind === "image" && /^attachment:/i.test(u)) return attachmentDataUri(attachments, u.slice("attachment:".length));
+  if (/^data:/i.test(u)) return kind === "image" && SAFE_DATA_IMAGE.test(u) ? u : undefined;
+  if (/^https?:\/\//i.test(u)) return u;
+  if (kind === "link" && /^mailto:/i.test(u)) return u;
+  if (u.startsWith("#")) return kind === "link" ? u : undefined;
+  if (HAS_SCHEME.test(u) || u.startsWith("//") || u.startsWith("/") || u.startsWith("\\")) return undefined;
+  if (!opts.assetUrl) return undefined;
+  const path = decodePath(u.split(/[?#]/)[0] ?? "");
+  return path ? opts.assetUrl(path) : undefined;
+}
+
+const ALLOWED_TAGS = [
+  "h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "blockquote", "pre", "code", "kbd", "samp", "var",
+  "em", "strong", "b", "i", "u", "s", "del", "ins", "mark", "small", "sub", "sup", "abbr", "cite", "q",
+  "ul", "ol", "li", "dl", "dt", "dd", "a", "img", "video", "source", "figure", "figcaption",
+  "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption", "colgroup", "col",
+  "div", "span", "details", "summary", "center", "font", "input",
+];
+
+function sanitizeMarkdownHtml(html: string, attachments: Attachments, opts: RenderOptions): string {
+  return sanitizeHtml(html, {
+    allowedTags: ALLOWED_TAGS,
+    disallowedTagsMode: "discard",
+    allowedAttributes: {
+      a: ["href", "title", "rel", "target"],
+      img: ["src", "alt", "title", "width", "height", "loading"],
+      video: ["src", "controls", "width", "height", "loop", "muted"],
+      source: ["src", "type"],
+      th: ["align", "colspan", "rowspan", "style"],
+      td: ["align", "colspan", "rowspan", "style"],
+      ol: ["start"],
+      font: ["color"],
+      input: ["type", "checked", "disabled"],
+      abbr: ["title"],
+      "*": ["style", "align"],
+    },
+    allowedStyles: {
+      "*": {
+        color: [/^#[0-9a-f]{3,8}$/i, /^[a-z]+$/i, /^rgba?\([\d\s,.%]+\)$/i],
+        "background-color": [/^#[0-9a-f]{3,8}$/i, /^[a-z]+$/i, /^rgba?\([\d\s,.%]+\)$/i],
+        "text-align": [/^(?:left|right|center|justify)$/],
+        "font-weight": [/^(?:bold|normal|\d{3})$/],
+        "font-style": [/^(?:italic|normal)$/],
+        "text-decoration": [/^(?:underline|line-through|none)$/],
+      },
+    },
+    allowedSchemes: ["http", "https", "mailto"],
+    allowedSchemesByTag: { img: ["http", "https", "data"] },
+    allowedSchemesAppliedToAttributes: ["href", "src"],
+    allowProtocolRelative: false,
+    transformTags: {
+      img: (tagName, attribs) => {
+        const src = attribs.src === undefined ? undefined : resolveUrl(attribs.src, "image", attachments, opts);
+        const out: Record<string, string> = { ...attribs };
+        if (src === undefined) delete out.src;
+        else out.src = src;
+        for (const dim of ["width", "height"]) if (out[dim] !== undefined && !/^\d+%?$/.test(out[dim] ?? "")) delete out[dim];
+        out.loading = "lazy";
+        return { tagName, attribs: out };
+      },
+      video: (tagName, attribs) => {
+        const out: Record<string, string> = { ...attribs, controls: "" };
+        const src = attribs.src === undefined ? undefined : resolveUrl(attribs.src, "link", attachments, opts);
+        if (src === undefined || src.startsWith("#") || src.startsWith("mailto:")) delete out.src;
+        else out.src = src;
+        return { tagName, attribs: out };
+      },
+      source: (tagName, attribs) => {
+        const out: Record<string, string> = { ...attribs };
+        const src = attribs.src === undefined ? undefined : resolveUrl(attribs.src, "link", attachments, opts);
+        if (src === undefined || src.startsWith("#") || src.startsWith("mailto:")) delete out.src;
+        else out.src = src;
+        return { tagName, attribs: out };
+      },
+      a: (tagName, attribs) => {
+        const out: Record<string, string> = { ...attribs };
+        const href = attribs.href === undefined ? undefined : resolveUrl(attribs.href, "link", attachments, opts);
+        if (href === undefined) delete out.href;
+        else out.href = href;
+        if (href && !href.startsWith("#")) {
+          out.rel = "noopener noreferrer nofollow";
+          out.target = "_blank";
+        }
+        return { tagName, attribs: out };
+      },
+      input: (tagName, attribs) =>
+        // GFM task lists only
+        attribs.type === "checkbox"
+          ? { tagName, attribs: { type: "checkbox", disabled: "", ...(attribs.checked !== undefined ? { checked: "" } : {}) } }
+          : { tagName: "span", attribs: {} },
+    },
+    exclusiveFilter: (frame) => frame.tag === "input" && frame.attribs.type !== "checkbox",
+  });
+}
+
+const markedFor = (store: MathStore) =>
+  new Marked({ gfm: true, breaks: false, async: false }).use({ extensions: mathExtensions(store) });
+
+/** Markdown (Jupyter flavour: GFM + LaTeX math) to safe HTML. */
+export function renderMarkdown(source: string, attachments: Attachments, opts: RenderOptions): string {
+  const store = new MathStore();
+  const html = markedFor(store).parse(source, { async: false }) as string;
+  return store.restore(sanitizeMarkdownHtml(html, attachments, opts));
+}
+
+// ---------------------------------------------------------------- outputs
+
+/** Validated base64 (whitespace removed) or undefined. */
+function base64Of(value: unknown): string | undefined {
+  const s = joinSource(value).replace(/\s+/g, "");
+  if (s === "" || s.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(s)) return undefined;
+  return s;
+}
+
+function dimensionAttrs(metadata: unknown, mime: string): string {
+  const md = metadata && typeof metadata === "object" ? (metadata as Record<string, unknown>)[mime] : undefined;
+  if (!md || typeof md !== "object") return "";
+  let attrs = "";
+  for (const dim of ["width", "height"]) {
+    const v = (md as Record<string, unknown>)[dim];
+    if (typeof v === "number" && Number.isFinite(v) && v > 0) attrs += ` ${dim}="${Math.round(v)}"`;
+  }
+  return attrs;
+}
+
+/** A rough height so sandboxed iframes (which cannot resize themselves without scripts) fit. */
+function iframeHeight(html: string): number {
+  const rows = (html.match(/<tr[\s>]/gi) ?? []).length;
+  const blocks = (html.match(/<(?:p|div|li|h[1-6]|br|pre)[\s>/]/gi) ?? []).length;
+  const lines = (html.match(/\n/g) ?? []).length;
+  const estimate = 24 + rows * 30 + blocks * 22 + Math.min(lines, 40) * 2;
+  return Math.max(60, Math.min(estimate, 800));
+}
+
+const SRCDOC_HEAD =
+  `<meta charset="utf-8">` +
+  `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:">` +
+  `<style>body{margin:0;padding:4px;font:13px/1.4 system-ui,sans-serif;color:#111}` +
+  `table{border-collapse:collapse;font-size:12px}th,td{padding:4px 8px;text-align:right;border:none}` +
+  `thead th{border-bottom:1px solid #999;vertical-align:bottom}tbody tr:nth-child(odd){background:#f5f5f5}` +
+  `tbody tr:hover{background:#e1f0ff}img{max-width:100%}</style>`;
+
+function htmlIframe(html: string): string {
+  const doc = `<!DOCTYPE html><html><head>${SRCDOC_HEAD}</head><body>${html}</body></html>`;
+  return (
+    `<iframe class="nb-html-output" sandbox="" referrerpolicy="no-referrer" loading="lazy" ` +
+    `title="Sortie HTML" style="height:${iframeHeight(html)}px" srcdoc="${escapeHtml(doc)}"></iframe>`
+  );
+}
+
+function note(text: string): string {
+  return `<div class="nb-output-note">${escapeHtml(text)}</div>`;
+}
+
+function latexHtml(tex: string, opts: RenderOptions): string {
+  if (/\$|\\\[|\\\(|\\begin\{/.test(tex)) return `<div class="nb-latex">${renderMarkdown(tex, undefined, opts)}</div>`;
+  return `<div class="nb-latex nb-math-display">${renderMath(tex, true)}</div>`;
+}
+
+function renderMimeBundle(data: MimeBundle, metadata: unknown, opts: RenderOptions): string {
+  const has = (mime: string) => data[mime] !== undefined && data[mime] !== null;
+  if (has("application/vnd.jupyter.widget-view+json")) return note("Widget interactif (visible dans Jupyter)");
+  if (has("text/html")) return htmlIframe(joinSource(data["text/html"]));
+  if (has("application/javascript")) return note("Sortie JavaScript non exécutée");
+  if (has("text/markdown")) return `<div class="nb-markdown">${renderMarkdown(joinSource(data["text/markdown"]), undefined, opts)}</div>`;
+  if (has("image/svg+xml")) {
+    const b64 = Buffer.from(joinSource(data["image/svg+xml"]), "utf8").toString("base64");
+    return `<img class="nb-image" alt="" src="data:image/svg+xml;base64,${b64}"${dimensionAttrs(metadata, "image/svg+xml")}>`;
+  }
+  if (has("text/latex")) return latexHtml(joinSource(data["text/latex"]), opts);
+  for (const mime of ["image/png", "image/jpeg", "image/gif", "image/webp"]) {
+    if (!has(mime)) continue;
+    const b64 = base64Of(data[mime]);
+    if (b64) return `<img class="nb-image" alt="" src="data:${mime};base64,${b64}"${dimensionAttrs(metadata, mime)}>`;
+    return note("Image illisible (données corrompues)");
+  }
+  if (has("text/plain")) return `<pre class="nb-text">${ansiToHtml(joinSource(data["text/plain"]))}</pre>`;
+  const json = Object.keys(data).find((k) => /^application\/(?:.*\+)?json$/.test(k));
+  if (json) return `<pre class="nb-text">${escapeHtml(JSON.stringify(data[json], null, 2) ?? "")}</pre>`;
+  const mimes = Object.keys(data);
+  return note(mimes.length ? `Sortie de type ${mimes.join(", ")} non affichée` : "Sortie vide");
+}
+
+function renderOutput(output: NotebookOutput, opts: RenderOptions): string {
+  switch (output.output_type) {
+    case "stream": {
+      const cls = output.name === "stderr" ? "nb-stream nb-stderr" : "nb-stream";
+      return `<pre class="${cls}">${ansiToHtml(joinSource(output.text))}</pre>`;
+    }
+    case "error": {
+      const tb = Array.isArray(output.traceback) ? output.traceback.map(String).join("\n") : "";
+      const text = tb || `${String(output.ename)}: ${String(output.evalue)}`;
+      return `<pre class="nb-error">${ansiToHtml(text)}</pre>`;
+    }
+    case "execute_result":
+    case "display_data":
+      return renderMimeBundle(output.data ?? {}, output.metadata, opts);
+    default:
+      return note(`Sortie d'un type inconnu non affichée`);
+  }
+}
+
+// ---------------------------------------------------------------- cells
+
+function prompt(label: string): string {
+  return `<div class="nb-prompt">${escapeHtml(label)}</div>`;
+}
+
+function renderCell(cell: NotebookCell, opts: RenderOptions): string {
+  const source = joinSource(cell.source);
+  if (cell.cell_type === "markdown") {
+    return (
+      `<div class="nb-cell nb-markdown-cell">${prompt("")}` +
+      `<div class="nb-markdown">${renderMarkdown(source, cell.attachments, opts)}</div></div>`
+    );
+  }
+  if (cell.cell_type === "code") {
+    const count = typeof cell.execution_count === "number" ? String(cell.execution_count) : " ";
+    const outputs = Array.isArray(cell.outputs) ? cell.outputs : [];
+    let html = `<div class="nb-cell nb-code-cell"><div class="nb-input">${prompt(`In [${count}]:`)}`;
+    html += `<pre class="nb-source"><code>${escapeHtml(source)}</code></pre></div>`;
+    if (outputs.length > 0) {
+      html += `<div class="nb-outputs">`;
+      for (const output of outputs) {
+        const label = output.output_type === "execute_result" && typeof output.execution_count === "number"
+          ? `Out[${output.execution_count}]:`
+          : "";
+        html += `<div class="nb-output">${prompt(label)}<div class="nb-output-body">${renderOutput(output, opts)}</div></div>`;
+      }
+      html += `</div>`;
+    }
+    return html + `</div>`;
+  }
+  if (cell.cell_type === "raw") {
+    return `<div class="nb-cell nb-raw-cell">${prompt("")}<pre class="nb-raw">${escapeHtml(source)}</pre></div>`;
+  }
+  // a cell type from a future nbformat
+  return `<div class="nb-cell">${prompt("")}${note("Cellule d'un type inconnu non affichée")}</div>`;
+}
+
+/**
+ * Render a validated notebook to SAFE HTML (no script, no event handler, no javascript: URL;
+ * HTML outputs only inside sandboxed srcdoc iframes). Never throws on odd content: unreadable
+ * parts become notes. The page must load "katex/dist/katex.min.css" and components/notebook's CSS.
+ */
+export function renderNotebookHtml(nb: NotebookV4, opts: RenderOptions = {}): string {
+  const cells = Array.isArray(nb.cells) ? nb.cells : [];
+  const parts: string[] = [];
+  for (const cell of cells) {
+    try {
+      parts.push(renderCell(cell, opts));
+    } catch {
+      parts.push(`<div class="nb-cell">${prompt("")}${note("Cellule illisible")}</div>`);
+    }
+  }
+  return `<div class="nb-notebook">${parts.join("\n")}</div>`;
+}
