@@ -1,0 +1,88 @@
+/**
+ * The proxy's configuration, parsed once at start-up from the environment with zod.
+ * The proxy is its own process: it reads only its own variables (see docs/proxy.md).
+ */
+import path from "node:path";
+import { z } from "zod";
+
+const port = z.coerce
+  .number({ message: "doit être un numéro de port" })
+  .int("doit être un entier")
+  .min(0, "doit être compris entre 0 et 65535")
+  .max(65535, "doit être compris entre 0 et 65535");
+
+const secret = (name: string) =>
+  z
+    .string({ message: `${name} est obligatoire` })
+    .min(32, "doit faire au moins 32 caractères");
+
+const schema = z.object({
+  PORT: port.default(3000),
+  CARNET_HOST: z.string().min(1).default("127.0.0.1"),
+  CARNET_INTERNAL_PORT: port.optional(),
+  CARNET_PROXY_API_PORT: port.optional(),
+  CARNET_PROXY_SECRET: secret("CARNET_PROXY_SECRET"),
+  AUTH_SECRET: secret("AUTH_SECRET"),
+  CARNET_PUBLIC_URL: z
+    .url({ protocol: /^https?$/, message: "doit être une URL http(s), par exemple https://carnet.ac-paris.fr" })
+    .optional(),
+  CARNET_DATA_DIR: z.string().min(1).default("./data"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+/** The parsed configuration that startProxy() takes. Ports may be 0 (pick a free port; see ProxyHandle.ports). */
+export interface ProxyConfig {
+  /** Public port (the only one browsers reach). */
+  port: number;
+  /** Address the public port binds to. */
+  host: string;
+  /** Next.js, on 127.0.0.1. */
+  internalPort: number;
+  /** The internal route API, always bound to 127.0.0.1. */
+  apiPort: number;
+  /** Shared with the portal: route API bearer and x-carnet-proxy-secret for /api/internal/whoami. */
+  proxySecret: string;
+  /** next-auth's secret, to decode session cookies. */
+  authSecret: string;
+  /** Carnet's public URL without trailing slash; its origin is "Carnet's own origin". */
+  publicUrl: string;
+  /** Absolute data directory; routes live in <dataDir>/proxy/routes.json. */
+  dataDir: string;
+  logLevel: string;
+}
+
+export class ProxyConfigError extends Error {
+  override name = "ProxyConfigError";
+}
+
+/**
+ * Parses an environment (process.env by default) into a ProxyConfig.
+ * Throws ProxyConfigError listing every bad variable, in French, one per line.
+ */
+export function parseProxyConfig(source: Record<string, string | undefined> = process.env): ProxyConfig {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join(".") || "(env)"} : ${i.message}`);
+    throw new ProxyConfigError(`Configuration du proxy invalide :\n${lines.join("\n")}\nVoir docs/proxy.md.`);
+  }
+  const e = result.data;
+  const internalPort = e.CARNET_INTERNAL_PORT ?? e.PORT + 1;
+  const apiPort = e.CARNET_PROXY_API_PORT ?? e.PORT + 2;
+  if (internalPort > 65535 || apiPort > 65535) {
+    throw new ProxyConfigError(
+      "Configuration du proxy invalide :\n  PORT : trop grand pour en déduire CARNET_INTERNAL_PORT et CARNET_PROXY_API_PORT (PORT+1, PORT+2)",
+    );
+  }
+  return {
+    port: e.PORT,
+    host: e.CARNET_HOST,
+    internalPort,
+    apiPort,
+    proxySecret: e.CARNET_PROXY_SECRET,
+    authSecret: e.AUTH_SECRET,
+    publicUrl: (e.CARNET_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, ""),
+    dataDir: path.resolve(e.CARNET_DATA_DIR),
+    logLevel: e.LOG_LEVEL,
+  };
+}
