@@ -1,0 +1,48 @@
+import type { Metadata } from "next";
+import { redirect } from "next/navigation";
+import { homeOf, safeCallback, viewer } from "@/components/auth/session";
+import { SignInForm } from "@/components/auth/SignInForm";
+import { SsoButtons } from "@/components/auth/SsoButtons";
+import { Card } from "@/components/ui/Card";
+import { Alert } from "@/components/ui/Alert";
+import { ssoChoices } from "@/server/sso/providers";
+import { env } from "@/server/env";
+
+export const metadata: Metadata = { title: "Connexion" };
+
+export default async function SignInPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const sp = await searchParams;
+  const callbackUrl = safeCallback(sp.callbackUrl);
+  const user = await viewer();
+  if (user) redirect(callbackUrl ?? homeOf(user));
+
+  const choices = ssoChoices();
+  const local = env().CARNET_LOCAL_ACCOUNTS;
+  const comingFromLink = callbackUrl?.startsWith("/a/");
+  return (
+    <div className="mx-auto max-w-md">
+      <h1 className="mb-2 text-center text-3xl font-bold tracking-tight">Se connecter à Carnet</h1>
+      <p className="mb-6 text-center text-slate-600">
+        {comingFromLink ? "Connectez-vous pour ouvrir l'activité : vous y reviendrez ensuite automatiquement." : "Avec le compte donné par votre établissement ou votre professeur."}
+      </p>
+      {sp.error === "CredentialsSignin" ? (
+        <Alert tone="error" className="mb-4">
+          Identifiant ou mot de passe incorrect.
+        </Alert>
+      ) : null}
+      <Card className="space-y-6">
+        <SsoButtons choices={choices} callbackUrl={callbackUrl ?? "/connexion/suite"} />
+        {choices.length > 0 && local ? (
+          <div className="flex items-center gap-3 text-sm text-slate-500" role="separator">
+            <span className="h-px flex-1 bg-slate-200" />
+            ou avec un compte Carnet
+            <span className="h-px flex-1 bg-slate-200" />
+          </div>
+        ) : null}
+        {local ? <SignInForm callbackUrl={callbackUrl} /> : null}
+        {!local && choices.length === 0 ? <Alert tone="warning">Aucun moyen de connexion n'est configuré sur ce serveur. Prévenez l'administrateur.</Alert> : null}
+      </Card>
+      <p className="mt-6 text-center text-sm text-slate-600">Mot de passe oublié ? Demandez à votre professeur ou à l'administrateur de Carnet.</p>
+    </div>
+  );
+}
