@@ -1,0 +1,132 @@
+/**
+ * Starts the whole portal for end-to-end tests, as `./carnet start` does (proxy on the public port, Next.js
+ * production build behind it), on free 127.0.0.1 ports with a fresh data directory. Stops it by process group.
+ */
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+
+const root = path.resolve(import.meta.dirname, "..");
+const exec = promisify(execFile);
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Stack {
+  url: string;
+  port: number;
+  dataDir: string;
+  env: Record<string, string>;
+  /** Creates a local account through the CLI (forwarded to the running portal). */
+  addUser(username: string, role: "teacher" | "student" | "admin", password: string, name?: string, klass?: string): Promise<void>;
+  /** A new personal access token for a user, through the CLI. */
+  token(username: string): Promise<string>;
+  /** Runs `./carnet <args>` against this stack. */
+  cli(args: string[], stdin?: string): Promise<string>;
+  /** Restarts only the Next.js part (the proxy keeps running), as a portal redeploy would. */
+  stop(): Promise<void>;
+  logs(): string;
+}
+
+export interface StackOptions {
+  env?: Record<string, string>;
+  dataDir?: string;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  if (!fs.existsSync(path.join(root, ".next/BUILD_ID")))
+    throw new Error("No production build: run `./carnet test` (or `npx next build`) first.");
+  const port = await freePort();
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "carnet-e2e-"));
+  const url = `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    NEXT_TELEMETRY_DISABLED: "1",
+    LOG_LEVEL: "warn",
+    PORT: String(port),
+    CARNET_INTERNAL_PORT: String(await freePort()),
+    CARNET_PROXY_API_PORT: String(await freePort()),
+    CARNET_PUBLIC_URL: url,
+    CARNET_DATA_DIR: dataDir,
+    ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+    ...opts.env,
+  };
+  let out = "";
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "server/cli/main.ts", "start"], {
+    cwd: root,
+    env: env as NodeJS.ProcessEnv,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`portal did not start in 120 s:\n${out}`)), 120_000);
+    const check = () => {
+      if (out.includes("Carnet est prêt")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on("data", check);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`portal exited (${code}) during start:\n${out}`));
+    });
+  });
+
+  const cli = async (args: string[], stdin?: string) => {
+    const p = exec(process.execPath, ["--import", "tsx", "server/cli/main.ts", ...args], { cwd: root, env: env as NodeJS.ProcessEnv });
+    if (stdin !== undefined) {
+      p.child.stdin!.end(stdin);
+    }
+    const { stdout } = await p;
+    return stdout.trim();
+  };
+
+  return {
+    url,
+    port,
+    dataDir,
+    env,
+    cli,
+    async addUser(username, role, password, name, klass) {
+      await cli(["user", "add", username, "--role", role, ...(name ? ["--name", name] : []), ...(klass ? ["--class", klass] : []), "--password-stdin"], password + "\n");
+    },
+    async token(username) {
+      return cli(["token", "create", username]);
+    },
+    logs: () => out,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      try {
+        process.kill(-child.pid!, "SIGTERM");
+      } catch {
+        /* already gone */
+      }
+      const t = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      }, 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/** "Mes activités": the teacher's activities with their copy counts (an admin sees every activity). */
+import { db } from "../db";
+import type { User } from "../generated/prisma/client";
+import { manageableBy } from "./access";
+import { formatShareCode } from "./share-code";
+import { env } from "../env";
+
+export function shareUrl(code: string): string {
+  return `${env().publicUrl}/a/${code}`;
+}
+
+export async function listActivities(user: User, opts: { archived?: boolean } = {}) {
+  if (user.role === "STUDENT") return [];
+  const rows = await db().activity.findMany({
+    where: { ...manageableBy(user), archivedAt: opts.archived ? { not: null } : null },
+    orderBy: { createdAt: "desc" },
+    include: { _count: { select: { copies: true } }, owner: { select: { name: true } } },
+  });
+  return rows.map((a) => ({
+    id: a.id,
+    title: a.title,
+    description: a.description,
+    code: a.code,
+    displayCode: formatShareCode(a.code),
+    shareUrl: shareUrl(a.code),
+    createdAt: a.createdAt,
+    updatedAt: a.updatedAt,
+    archived: a.archivedAt !== null,
+    copies: a._count.copies,
+    owner: a.owner.name,
+  }));
+}
+
+/** The public shape of an activity in API responses. */
+export function activityJson(a: { id: string; title: string; description: string; code: string; createdAt: Date; updatedAt: Date; archivedAt: Date | null }) {
+  return {
+    id: a.id,
+    title: a.title,
+    description: a.description,
+    code: a.code,
+    displayCode: formatShareCode(a.code),
+    shareUrl: shareUrl(a.code),
+    createdAt: a.createdAt,
+    updatedAt: a.updatedAt,
+    archived: a.archivedAt !== null,
+  };
+}

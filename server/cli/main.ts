@@ -1,0 +1,169 @@
+/**
+ * `./carnet <command>`: the command line. `start` runs the portal (the proxy on the public port, Next.js behind it);
+ * other commands run here, or inside the running portal when it holds the embedded database (PGlite allows one
+ * process per data directory).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import crypto from "node:crypto";
+import { spawn, type ChildProcess } from "node:child_process";
+import { ConfigError, parseEnv, setEnv, type Env } from "../env";
+import { closeDb, db, ensureMigrated } from "../db";
+import { isAppError } from "../errors";
+import { ZodError } from "zod";
+import { runCommand, USAGE } from "./commands";
+import { createUser } from "../users";
+
+const root = path.resolve(import.meta.dirname, "../..");
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(message.endsWith("\n") ? message : message + "\n");
+  process.exit(code);
+}
+
+function loadEnv(): Env {
+  try {
+    const e = parseEnv();
+    setEnv(e);
+    return e;
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message, 2);
+    throw e;
+  }
+}
+
+const runFile = (e: Env) => path.join(e.dataDir, "run", "portal.json");
+
+function runningPortal(e: Env): { pid: number; internalPort: number } | null {
+  try {
+    const info = JSON.parse(fs.readFileSync(runFile(e), "utf8")) as { pid: number; internalPort: number };
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return null;
+  }
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return "";
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function command(argv: string[]) {
+  const e = loadEnv();
+  const stdin = argv.includes("--password-stdin") ? await readStdin() : undefined;
+  const portal = e.DATABASE_URL ? null : runningPortal(e);
+  if (portal) {
+    // The portal holds the embedded database: let it run the command.
+    const res = await fetch(`http://127.0.0.1:${portal.internalPort}/api/internal/cli`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-carnet-proxy-secret": e.proxySecret },
+      body: JSON.stringify({ argv, stdin }),
+    }).catch(() => null);
+    if (!res) fail("Le portail semble démarré mais ne répond pas ; réessayez dans un instant.");
+    const body = (await res.json()) as { output?: string; error?: { message: string } };
+    if (!res.ok) fail(body.error?.message ?? "Erreur", 1);
+    console.log(body.output);
+    return;
+  }
+  try {
+    console.log(await runCommand({ argv, stdin }));
+  } catch (err) {
+    if (isAppError(err)) fail(err.message);
+    if (err instanceof ZodError) fail(err.issues.map((i) => i.message).join("\n"));
+    throw err;
+  } finally {
+    await closeDb();
+  }
+}
+
+/** On an empty database, creates an admin account and says how to sign in. */
+async function firstAdmin(e: Env): Promise<string | null> {
+  if ((await db().user.count()) > 0) return null;
+  const password = crypto.randomBytes(12).toString("base64url");
+  await createUser({ username: "admin", role: "ADMIN", name: "Administrateur", password });
+  const file = path.join(e.dataDir, "secrets", "initial-admin-password");
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(file, password + "\n", { mode: 0o600 });
+  return password;
+}
+
+async function start() {
+  const e = loadEnv();
+  if (runningPortal(e)) fail(`Un portail utilise déjà ${e.dataDir} (voir ${runFile(e)}).`);
+  fs.mkdirSync(e.dataDir, { recursive: true });
+  await ensureMigrated();
+  const adminPassword = await firstAdmin(e);
+  await closeDb();
+
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    CARNET_DATA_DIR: e.dataDir,
+    AUTH_SECRET: e.authSecret,
+    CARNET_PROXY_SECRET: e.proxySecret,
+    AUTH_URL: `${e.publicUrl}/api/auth`,
+    AUTH_TRUST_HOST: "true",
+    CARNET_PUBLIC_URL: e.publicUrl,
+    CARNET_INTERNAL_PORT: String(e.internalPort),
+    CARNET_PROXY_API_PORT: String(e.proxyApiPort),
+    PORT: String(e.PORT),
+    NEXT_TELEMETRY_DISABLED: "1",
+  };
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stopAll = (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+    setTimeout(() => {
+      for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+      fs.rmSync(runFile(e), { force: true });
+      process.exit(code);
+    }, 5000).unref();
+    Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once("exit", r))))).then(() => {
+      fs.rmSync(runFile(e), { force: true });
+      process.exit(code);
+    });
+  };
+  const launch = (name: string, cmd: string, args: string[]) => {
+    const c = spawn(cmd, args, { cwd: root, env: childEnv, stdio: ["ignore", "inherit", "inherit"] });
+    c.on("exit", (code, signal) => {
+      if (!stopping) {
+        console.error(`carnet: ${name} s'est arrêté (${signal ?? code}) ; arrêt du portail.`);
+        stopAll(code || 1);
+      }
+    });
+    children.push(c);
+    return c;
+  };
+  const next = launch("Next.js", process.execPath, [path.join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(e.internalPort), "-H", "127.0.0.1"]);
+  launch("proxy", process.execPath, ["--import", "tsx", path.join(root, "proxy/main.ts")]);
+  fs.mkdirSync(path.dirname(runFile(e)), { recursive: true });
+  fs.writeFileSync(runFile(e), JSON.stringify({ pid: process.pid, nextPid: next.pid, internalPort: e.internalPort, publicUrl: e.publicUrl }));
+  process.on("SIGINT", () => stopAll(0));
+  process.on("SIGTERM", () => stopAll(0));
+
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && !stopping) {
+    const ok = await fetch(`http://127.0.0.1:${e.PORT}/api/v1/health`).then((r) => r.ok).catch(() => false);
+    if (ok) {
+      console.log(`\nCarnet est prêt : ${e.publicUrl}`);
+      if (adminPassword)
+        console.log(`Compte administrateur créé : identifiant « admin », mot de passe « ${adminPassword} »\n(aussi dans ${path.join(e.dataDir, "secrets", "initial-admin-password")}).`);
+      console.log("Arrêt : Ctrl+C.\n");
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  if (!stopping) {
+    console.error("carnet: le portail n'a pas répondu à temps.");
+    stopAll(1);
+  }
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === "start") await start();
+else if (!argv[0] || argv[0] === "help" || argv[0] === "--help") console.log(USAGE);
+else await command(argv);

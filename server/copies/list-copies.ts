@@ -1,0 +1,125 @@
+/** The activity's dashboard: every student's copy, sortable, filterable by class, searchable, paginated. */
+import { z } from "zod";
+import { db } from "../db";
+import type { Prisma, User } from "../generated/prisma/client";
+import { activityForManager } from "../activities/access";
+import { refreshSaveTimes } from "./save-times";
+
+export const listCopiesQuery = z.object({
+  sort: z.enum(["name", "class", "createdAt", "lastSavedAt", "state"]).default("name"),
+  dir: z.enum(["asc", "desc"]).default("asc"),
+  class: z.string().max(100).optional(),
+  q: z.string().max(100).optional(),
+  page: z.coerce.number().int().min(1).default(1),
+  pageSize: z.coerce.number().int().min(1).max(1000).default(50),
+  ids: z.string().max(100_000).optional(), // comma-separated copy ids (selection)
+});
+export type ListCopiesQuery = z.infer<typeof listCopiesQuery>;
+
+export const STATE_LABELS: Record<string, string> = { NEW: "Non modifiée", IN_PROGRESS: "En cours", SUBMITTED: "Rendue" };
+
+function where(activityId: string, q: Partial<ListCopiesQuery>): Prisma.CopyWhereInput {
+  const student: Prisma.UserWhereInput = {};
+  if (q.class) student.classes = { has: q.class };
+  if (q.q?.trim()) {
+    const term = q.q.trim();
+    student.OR = [{ name: { contains: term, mode: "insensitive" } }, { username: { contains: term, mode: "insensitive" } }];
+  }
+  return {
+    activityId,
+    ...(Object.keys(student).length ? { student } : {}),
+    ...(q.ids ? { id: { in: q.ids.split(",").filter(Boolean) } } : {}),
+  };
+}
+
+function orderBy(q: Partial<ListCopiesQuery>): Prisma.CopyOrderByWithRelationInput[] {
+  const dir = q.dir ?? "asc";
+  switch (q.sort) {
+    case "createdAt":
+      return [{ createdAt: dir }, { id: "asc" }];
+    case "lastSavedAt":
+      return [{ lastSavedAt: { sort: dir, nulls: "last" } }, { id: "asc" }];
+    case "state":
+      return [{ state: dir }, { student: { name: "asc" } }, { id: "asc" }];
+    // Classes are an array: order by the student's name within the filtered class (Postgres orders arrays lexically).
+    case "class":
+      return [{ student: { classes: dir } } as unknown as Prisma.CopyOrderByWithRelationInput, { student: { name: "asc" } }, { id: "asc" }];
+    default:
+      return [{ student: { name: dir } }, { id: "asc" }];
+  }
+}
+
+export type CopyRow = {
+  id: string;
+  student: { id: string; username: string; name: string; class: string | null; classes: string[] };
+  createdAt: Date;
+  updatedAt: Date | null;
+  lastSavedAt: Date | null;
+  state: string;
+  versionNumber: number;
+};
+
+/**
+ * One page of the dashboard plus totals and the list of classes for the filter.
+ * Save times of the activity's copies are refreshed from the files first (one stat per copy).
+ */
+export async function listCopies(user: User, activityId: string, q: Partial<ListCopiesQuery> = {}) {
+  const a = await activityForManager(user, activityId);
+  const all = await db().copy.findMany({
+    where: { activityId: a.id },
+    select: { id: true, notebookPath: true, createdAt: true, lastSavedAt: true, state: true, student: { select: { classes: true } } },
+  });
+  await refreshSaveTimes(all);
+  const classes = [...new Set(all.flatMap((c) => c.student.classes))].sort((x, y) => x.localeCompare(y, "fr"));
+  const w = where(a.id, q);
+  const page = q.page ?? 1;
+  const pageSize = q.pageSize ?? 50;
+  const [total, rows] = await Promise.all([
+    db().copy.count({ where: w }),
+    db().copy.findMany({
+      where: w,
+      orderBy: orderBy(q),
+      skip: (page - 1) * pageSize,
+      take: pageSize,
+      include: { student: { select: { id: true, username: true, name: true, classes: true } }, version: { select: { number: true } } },
+    }),
+  ]);
+  const items: CopyRow[] = rows.map((c) => ({
+    id: c.id,
+    student: { ...c.student, class: pickClass(c.student.classes, q.class) },
+    createdAt: c.createdAt,
+    updatedAt: c.lastSavedAt,
+    lastSavedAt: c.lastSavedAt,
+    state: c.state,
+    versionNumber: c.version.number,
+  }));
+  return { activity: a, total, page, pageSize, pages: Math.max(1, Math.ceil(total / pageSize)), items, classes };
+}
+
+function pickClass(classes: string[], wanted?: string): string | null {
+  if (wanted && classes.includes(wanted)) return wanted;
+  return classes.length ? classes.join(", ") : null;
+}
+
+/** Every copy matching the query (no pagination), for CSV and zip exports. */
+export async function allCopies(user: User, activityId: string, q: Partial<ListCopiesQuery> = {}) {
+  const first = await listCopies(user, activityId, { ...q, page: 1, pageSize: 1 });
+  const rows = await db().copy.findMany({
+    where: where(first.activity.id, q),
+    orderBy: orderBy(q),
+    include: { student: { select: { id: true, username: true, name: true, classes: true } }, version: { select: { number: true } } },
+  });
+  return {
+    activity: first.activity,
+    items: rows.map((c) => ({
+      id: c.id,
+      notebookPath: c.notebookPath,
+      student: { ...c.student, class: pickClass(c.student.classes, q.class) },
+      createdAt: c.createdAt,
+      updatedAt: c.lastSavedAt,
+      lastSavedAt: c.lastSavedAt,
+      state: c.state,
+      versionNumber: c.version.number,
+    })),
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * A student opens a share link: their personal copy is created the first time, reused afterwards.
+ * Exactly one copy per (activity, student) even under double clicks and many tabs at once: an in-process lock
+ * serialises openings of the same pair, and the database's unique key settles races between portals.
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import { db } from "../db";
+import { newId } from "../ids";
+import { AppError, notFound } from "../errors";
+import { copyDir, removeDir, versionDir } from "../storage";
+import { normalizeShareCode } from "../activities/share-code";
+import type { User } from "../generated/prisma/client";
+
+const inflight = new Map<string, Promise<unknown>>();
+
+/** Finds an open (not archived) activity by share code; not_found otherwise. */
+export async function activityByCode(code: string) {
+  const c = normalizeShareCode(code);
+  if (!c) throw new AppError("not_found", "Ce code ne correspond à aucune activité. Vérifiez-le (9 caractères, par exemple ABC-DEF-GHJ).");
+  const a = await db().activity.findUnique({ where: { code: c }, include: { currentVersion: true, owner: { select: { name: true } } } });
+  if (!a || !a.currentVersion) throw new AppError("not_found", "Ce code ne correspond à aucune activité. Vérifiez-le (9 caractères, par exemple ABC-DEF-GHJ).");
+  return a;
+}
+
+/** Returns the caller's copy for the activity with this share code, creating it (files and row) if needed. */
+export async function openCopy(user: User, code: string) {
+  const a = await activityByCode(code);
+  const existing = await db().copy.findUnique({ where: { activityId_studentId: { activityId: a.id, studentId: user.id } } });
+  if (existing) return { copy: existing, created: false };
+  if (a.archivedAt) throw new AppError("forbidden", "Cette activité est archivée : elle n'accepte plus de nouvelles copies.");
+  const key = `${a.id}:${user.id}`;
+  const running = inflight.get(key);
+  if (running) {
+    await running.catch(() => undefined);
+    return openCopy(user, code);
+  }
+  const p = createCopy(a.id, a.currentVersion!, user.id);
+  inflight.set(key, p);
+  try {
+    return await p;
+  } finally {
+    inflight.delete(key);
+  }
+}
+
+async function createCopy(activityId: string, version: { id: string; number: number; notebookPath: string }, studentId: string) {
+  const id = newId();
+  const dir = copyDir(id);
+  // Files first, so that a copy row never exists without its files.
+  await fs.mkdir(path.dirname(dir), { recursive: true });
+  await fs.cp(versionDir(activityId, version.number), dir, { recursive: true, errorOnExist: true, force: false });
+  const started = new Date();
+  try {
+    const copy = await db().copy.create({
+      data: { id, activityId, studentId, versionId: version.id, notebookPath: version.notebookPath, createdAt: started },
+    });
+    return { copy, created: true };
+  } catch (e) {
+    await removeDir(dir);
+    if ((e as { code?: string }).code === "P2002") {
+      // Another portal created it in the meantime: use theirs.
+      const copy = await db().copy.findUnique({ where: { activityId_studentId: { activityId, studentId } } });
+      if (copy) return { copy, created: false };
+    }
+    throw e;
+  }
+}
+
+/**
+ * The copy if `user` may see it: its student, the activity's teacher, or an admin. not_found otherwise
+ * (a copy's existence is not revealed).
+ */
+export async function copyForViewer(user: User, copyId: string) {
+  const copy = await db().copy.findUnique({
+    where: { id: copyId },
+    include: {
+      activity: { select: { id: true, title: true, ownerId: true, code: true, archivedAt: true } },
+      student: { select: { id: true, username: true, name: true, classes: true } },
+      version: { select: { number: true } },
+    },
+  });
+  if (!copy) throw notFound("Copie");
+  const allowed = copy.studentId === user.id || copy.activity.ownerId === user.id || user.role === "ADMIN";
+  if (!allowed) throw notFound("Copie");
+  return copy;
+}
+
+/** The student's copies ("Mes copies"). */
+export async function myCopies(user: User) {
+  const rows = await db().copy.findMany({
+    where: { studentId: user.id },
+    orderBy: { createdAt: "desc" },
+    include: { activity: { select: { title: true, code: true, owner: { select: { name: true } } } } },
+  });
+  return rows.map((c) => ({
+    id: c.id,
+    activity: { title: c.activity.title, code: c.activity.code, teacher: c.activity.owner.name },
+    createdAt: c.createdAt,
+    updatedAt: c.lastSavedAt ?? c.createdAt,
+    lastSavedAt: c.lastSavedAt,
+    state: c.state,
+  }));
+}

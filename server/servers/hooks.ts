@@ -1,0 +1,17 @@
+/**
+ * The copy and activity use-cases stop live servers before deleting files. The live-server layer registers
+ * itself here at start, so that these use-cases do not depend on it (and work without it, e.g. in the CLI).
+ */
+type Stopper = (copyId: string) => Promise<void>;
+const KEY = Symbol.for("carnet.serverStopper");
+type G = typeof globalThis & { [KEY]?: Stopper };
+
+export function registerServerStopper(fn: Stopper): void {
+  (globalThis as G)[KEY] = fn;
+}
+
+export async function stopServersOf(copyIds: string[]): Promise<void> {
+  const stop = (globalThis as G)[KEY];
+  if (!stop) return;
+  for (const id of copyIds) await stop(id);
+}
