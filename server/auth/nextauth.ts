@@ -8,7 +8,7 @@ import Credentials from "next-auth/providers/credentials";
 import type { Provider } from "next-auth/providers";
 import { env } from "../env";
 import { authenticateLocal } from "../users";
-import { ssoProviders } from "../sso/providers";
+import { ssoProviders, ssoUserId } from "../sso/providers";
 import { isAppError } from "../errors";
 import { logger } from "../logger";
 
@@ -72,7 +72,9 @@ export const { handlers, auth, signIn, signOut } = NextAuth(() => {
     callbacks: {
       // Keep the JWT small: the user id is `sub`; everything else is read from the database when needed.
       jwt({ token, user, account }) {
-        if (user?.id) token.sub = user.id;
+        // OIDC/OAuth2: Auth.js gives `user` a random id; ours is the account id (server/sso/providers.ts).
+        const userId = ssoUserId(user, account);
+        if (userId) token.sub = userId;
         if (account?.provider) token.provider = account.provider;
         return token;
       },
