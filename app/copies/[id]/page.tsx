@@ -1,0 +1,104 @@
+import type { Metadata } from "next";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { notFound } from "next/navigation";
+import "katex/dist/katex.min.css";
+import { requireUser } from "@/components/auth/session";
+import { activityByCode, copyForViewer } from "@/server/copies/open-copy";
+import { refreshSaveTimes } from "@/server/copies/save-times";
+import { parseNotebook } from "@/server/notebooks/validate";
+import { renderNotebookHtml } from "@/server/notebooks/render";
+import { copyDir, inside } from "@/server/storage";
+import { isAppError } from "@/server/errors";
+import { NotebookView } from "@/components/notebook/NotebookView";
+import { LiveServerPanel } from "@/components/copies/LiveServerPanel";
+import { StateBadge } from "@/components/copies/StateBadge";
+import { PageHeader } from "@/components/ui/PageHeader";
+import { ButtonAnchor } from "@/components/ui/Button";
+import { BackLink } from "@/components/ui/BackLink";
+import { Alert } from "@/components/ui/Alert";
+import { Card } from "@/components/ui/Card";
+import { formatDateTime } from "@/components/ui/format";
+import { fileUrl } from "@/components/copies/file-url";
+
+export const metadata: Metadata = { title: "Copie" };
+export const dynamic = "force-dynamic";
+
+/** A copy, rendered read-only: for its student, the activity's teacher, or an admin (404 for anyone else). */
+export default async function CopyPage({ params }: { params: Promise<{ id: string }> }) {
+  const { id } = await params;
+  const user = await requireUser(`/copies/${id}`);
+  const copy = await copyForViewer(user, id).catch((e) => {
+    if (isAppError(e) && e.code === "not_found") notFound();
+    throw e;
+  });
+  await refreshSaveTimes([copy]);
+  const isStudent = copy.studentId === user.id;
+  const teacherName = await activityByCode(copy.activity.code)
+    .then((a) => a.owner.name)
+    .catch(() => null);
+
+  let html: string | null = null;
+  let problem: string | null = null;
+  try {
+    const bytes = await fs.readFile(inside(copyDir(copy.id), copy.notebookPath));
+    const { notebook } = parseNotebook(bytes, path.posix.basename(copy.notebookPath));
+    html = renderNotebookHtml(notebook, { assetUrl: (rel) => fileUrl(copy.id, copy.notebookPath, rel) });
+  } catch (e) {
+    if (isAppError(e)) problem = e.message;
+    else if ((e as NodeJS.ErrnoException).code === "ENOENT") problem = "Le fichier du notebook est introuvable dans cette copie (a-t-il été renommé ou supprimé dans Jupyter ?).";
+    else throw e;
+  }
+
+  return (
+    <>
+      {/* ───── Live Jupyter server: slot filled by the spawner work (components/copies/LiveServerPanel.tsx) ───── */}
+      <LiveServerPanel copyId={copy.id} isOwner={isStudent} notebookPath={copy.notebookPath} />
+
+      <PageHeader
+        back={
+          isStudent ? (
+            <BackLink href="/copies">Mes copies</BackLink>
+          ) : (
+            <BackLink href={`/activites/${copy.activity.id}`}>Tableau de bord de l&apos;activité</BackLink>
+          )
+        }
+        title={copy.activity.title}
+        subtitle={
+          <div className="flex flex-wrap items-center gap-x-4 gap-y-1">
+            {isStudent ? (
+              teacherName ? <span>Professeur&nbsp;: {teacherName}</span> : null
+            ) : (
+              <span>
+                Copie de <strong className="text-slate-900">{copy.student.name}</strong>
+                {copy.student.classes.length ? ` (${copy.student.classes.join(", ")})` : ""}
+              </span>
+            )}
+            <span>Dernier enregistrement&nbsp;: {copy.lastSavedAt ? formatDateTime(copy.lastSavedAt) : "jamais"}</span>
+            <StateBadge state={copy.state} />
+          </div>
+        }
+        actions={
+          <ButtonAnchor href={`/api/v1/copies/${copy.id}/download`} download variant="primary">
+            Télécharger le notebook
+          </ButtonAnchor>
+        }
+      />
+
+      {copy.activity.archivedAt ? (
+        <Alert tone="warning" className="mb-4">
+          Cette activité est archivée par le professeur.
+        </Alert>
+      ) : null}
+
+      <Card className="overflow-x-auto p-3 sm:p-6" aria-label={`Notebook : ${path.posix.basename(copy.notebookPath)}`}>
+        <p className="mb-4 flex items-center gap-2 text-sm text-slate-500">
+          <span aria-hidden="true">📄</span>
+          <span className="break-all">{copy.notebookPath}</span>
+          <span>· lecture seule</span>
+        </p>
+        {html !== null ? <NotebookView html={html} /> : <Alert tone="error">{problem}</Alert>}
+      </Card>
+    </>
+  );
+}
