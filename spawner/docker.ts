@@ -1,0 +1,380 @@
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import Docker from "dockerode";
+import { z } from "zod";
+import { ProgressLog } from "./progress";
+import { chownTree, cleanEnv, freePort, isAlive, procStat, processTree, signal, waitUntil } from "./proc";
+import type { BackendOptions, DockerNetwork, ManagedServer, PollResult, ProgressEvent, SpawnSpec, Spawner } from "./types";
+import { validateSpec } from "./validate";
+
+/** Where the student's folder is mounted in the container (see jupyter-image/README.md). */
+export const CONTAINER_WORKDIR = "/home/jovyan/work";
+/** Where the per-server runtime folder (token file, unix socket) is mounted in the container. */
+export const CONTAINER_RUNDIR = "/carnet-run";
+const DEFAULT_IMAGE = "carnet-jupyter:latest";
+const BRIDGE_PORT = 8888;
+
+const dockerState = z.object({
+  backend: z.literal("docker"),
+  version: z.literal(1),
+  id: z.string(),
+  containerId: z.string(),
+  name: z.string(),
+  url: z.string(),
+  network: z.enum(["host", "socket", "bridge"]),
+  port: z.number().int().nonnegative(),
+  runtimeDir: z.string(),
+  uid: z.number().int().nonnegative(),
+  gid: z.number().int().nonnegative(),
+  forwarder: z.object({ pid: z.number().int().positive(), startTime: z.number().int().nonnegative() }).nullable(),
+});
+type DockerState = z.infer<typeof dockerState>;
+
+/** A dockerode client for `host` ("unix:///…", "tcp://h:p", or a socket path); default /var/run/docker.sock. */
+export function dockerClient(host?: string): Docker {
+  if (!host) return new Docker({ socketPath: "/var/run/docker.sock", timeout: 120_000 });
+  if (host.startsWith("unix://")) return new Docker({ socketPath: host.slice("unix://".length), timeout: 120_000 });
+  if (host.startsWith("/")) return new Docker({ socketPath: host, timeout: 120_000 });
+  const u = new URL(host.replace(/^tcp:/, "http:"));
+  return new Docker({ host: u.hostname, port: Number(u.port || 2375), protocol: "http", timeout: 120_000 });
+}
+
+function statusOf(err: unknown): number | undefined {
+  return typeof err === "object" && err !== null && "statusCode" in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
+}
+
+/** Runs a docker call where "not found" (and "already stopped") means the job is already done. */
+async function ignoreGone(p: Promise<unknown>, alsoOk: number[] = []): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    const code = statusOf(err);
+    if (code === 404 || alsoOk.includes(code ?? -1)) return;
+    throw err;
+  }
+}
+
+function dockerRoot(opts: BackendOptions): string {
+  return path.join(opts.stateDir, "docker");
+}
+
+/** The container name of a copy: "carnet-<instance>-<id>". */
+export function containerName(instanceId: string, id: string): string {
+  return `carnet-${instanceId}-${id}`;
+}
+
+function resolveNetwork(network: DockerNetwork | undefined, allowNetwork: boolean): { mode: "host" | "socket" | "bridge"; bridge?: string } {
+  const n = network ?? "auto";
+  if (n === "auto") return { mode: allowNetwork ? "host" : "socket" };
+  if (n === "host" || n === "socket") return { mode: n };
+  return { mode: "bridge", bridge: allowNetwork ? (n.allowNetworkBridge ?? n.bridge) : n.bridge };
+}
+
+/**
+ * The docker backend: one container per copy from jupyter-image/, with memory, CPU and pids limits,
+ * the student's folder bind-mounted, no environment from the portal. Networking: see DockerNetwork.
+ */
+export class DockerSpawner implements Spawner {
+  private state: DockerState | null = null;
+  private readonly log = new ProgressLog();
+  private readonly docker: Docker;
+
+  constructor(
+    private readonly spec: SpawnSpec,
+    private readonly opts: BackendOptions,
+  ) {
+    validateSpec(spec);
+    this.docker = dockerClient(opts.docker?.host);
+  }
+
+  /** {@inheritDoc Spawner.start} */
+  async start(): Promise<{ url: string }> {
+    this.log.reset();
+    try {
+      return await this.doStart();
+    } finally {
+      this.log.end();
+    }
+  }
+
+  private async doStart(): Promise<{ url: string }> {
+    const { spec, opts } = this;
+    this.log.emit(5, "Préparation de votre espace…");
+    const name = containerName(opts.instanceId, spec.id);
+    // Replace whatever is left of an earlier start (ours or a crashed portal's).
+    if (this.state) await this.stop(5_000);
+    await ignoreGone(this.docker.getContainer(name).remove({ force: true }), [409]);
+
+    // Run as the owner of the folder (or the given uid), never as root: Jupyter refuses root and the
+    // student must be able to write. A root-owned folder is handed to uid 1000 (jovyan).
+    const owner = await stat(spec.workDir);
+    if (!owner.isDirectory()) throw new Error(`workDir ${spec.workDir} is not a directory`);
+    const uid = spec.uid ?? (owner.uid !== 0 ? owner.uid : 1000);
+    const gid = spec.gid ?? (spec.uid !== undefined ? spec.uid : owner.uid !== 0 ? owner.gid : 1000);
+    if (process.getuid?.() === 0) {
+      await chownTree(spec.workDir, uid, gid);
+      await chmod(spec.workDir, 0o700);
+    }
+
+    const runtimeDir = path.join(dockerRoot(opts), spec.id);
+    const runDir = path.join(runtimeDir, "run");
+    await mkdir(dockerRoot(opts), { recursive: true, mode: 0o711 });
+    await rm(runDir, { recursive: true, force: true });
+    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    await chmod(runtimeDir, 0o711);
+    const tokenFile = path.join(runDir, "token");
+    await writeFile(tokenFile, spec.token, { mode: 0o400 });
+    if (process.getuid?.() === 0) {
+      await chown(runDir, uid, gid);
+      await chown(tokenFile, uid, gid);
+    }
+
+    const net = resolveNetwork(opts.docker?.network, spec.allowNetwork ?? false);
+    const port = net.mode === "bridge" ? BRIDGE_PORT : await freePort();
+    const env = [`CARNET_BASE_URL=${spec.baseUrl}`, `JUPYTER_TOKEN_FILE=${CONTAINER_RUNDIR}/token`];
+    if (net.mode === "socket") env.push(`CARNET_SOCK=${CONTAINER_RUNDIR}/jupyter.sock`);
+    else env.push(`CARNET_IP=${net.mode === "host" ? "127.0.0.1" : "0.0.0.0"}`, `CARNET_PORT=${port}`);
+    const bytes = Math.round(spec.memoryMb * 1024 * 1024);
+
+    this.log.emit(20, "Création de votre serveur…");
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer({
+        name,
+        Image: opts.docker?.image ?? DEFAULT_IMAGE,
+        Labels: { "carnet.instance": opts.instanceId, "carnet.copy": spec.id, "carnet.network": net.mode },
+        Env: env,
+        User: `${uid}:${gid}`,
+        WorkingDir: CONTAINER_WORKDIR,
+        HostConfig: {
+          Mounts: [
+            { Type: "bind", Source: spec.workDir, Target: CONTAINER_WORKDIR, ReadOnly: false },
+            { Type: "bind", Source: runDir, Target: CONTAINER_RUNDIR, ReadOnly: false },
+            ...(spec.readOnlyMounts ?? []).map((m) => ({ Type: "bind" as const, Source: m.hostPath, Target: m.containerPath, ReadOnly: true })),
+          ],
+          Memory: bytes,
+          MemorySwap: bytes,
+          NanoCpus: Math.round(spec.cpus * 1e9),
+          PidsLimit: opts.docker?.pidsLimit ?? 256,
+          NetworkMode: net.mode === "socket" ? "none" : net.mode === "host" ? "host" : net.bridge,
+          ReadonlyRootfs: true,
+          Tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m,mode=1777" },
+          CapDrop: ["ALL"],
+          SecurityOpt: ["no-new-privileges"],
+          RestartPolicy: { Name: "no" },
+        },
+      });
+    } catch (err) {
+      if (statusOf(err) === 404)
+        throw new Error(`image ${opts.docker?.image ?? DEFAULT_IMAGE} not found: run scripts/docker-engine.sh build-image`);
+      throw err;
+    }
+
+    try {
+      this.log.emit(50, "Démarrage du conteneur…");
+      await container.start();
+      let url = `http://127.0.0.1:${port}`;
+      let forwarder: DockerState["forwarder"] = null;
+      if (net.mode === "socket") forwarder = await this.startForwarder(runtimeDir, port, uid, gid);
+      if (net.mode === "bridge") {
+        const info = await container.inspect();
+        const ip = info.NetworkSettings.Networks[net.bridge ?? ""]?.IPAddress;
+        if (!ip) throw new Error(`container has no address on network ${net.bridge}`);
+        url = `http://${ip}:${BRIDGE_PORT}`;
+      }
+      this.state = {
+        backend: "docker",
+        version: 1,
+        id: spec.id,
+        containerId: container.id,
+        name,
+        url,
+        network: net.mode,
+        port,
+        runtimeDir,
+        uid,
+        gid,
+        forwarder,
+      };
+      await writeFile(path.join(runtimeDir, "state.json"), JSON.stringify(this.state), { mode: 0o600 });
+      this.log.emit(70, "Démarrage de Python…");
+      opts.logger?.info({ copy: spec.id, container: container.id.slice(0, 12), network: net.mode, port }, "Jupyter container started");
+      return { url };
+    } catch (err) {
+      this.state ??= {
+        backend: "docker",
+        version: 1,
+        id: spec.id,
+        containerId: container.id,
+        name,
+        url: "",
+        network: net.mode,
+        port,
+        runtimeDir,
+        uid,
+        gid,
+        forwarder: null,
+      };
+      await this.stop(1_000).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * "socket" network: the container has no network at all, so a detached socat on the host (as the
+   * student's uid, which owns the socket) forwards 127.0.0.1:<port> to Jupyter's unix socket.
+   */
+  private async startForwarder(runtimeDir: string, port: number, uid: number, gid: number): Promise<{ pid: number; startTime: number }> {
+    const socat = this.opts.docker?.socat ?? "/usr/bin/socat";
+    const sock = path.join(runtimeDir, "run", "jupyter.sock");
+    const args = [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${sock}`];
+    const [cmd, argv]: [string, string[]] =
+      process.getuid?.() === 0 ? ["/usr/bin/setpriv", [`--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", socat, ...args]] : [socat, args];
+    const fd = openSync(path.join(runtimeDir, "forwarder.log"), "a", 0o600);
+    try {
+      const child = spawn(cmd, argv, { detached: true, stdio: ["ignore", fd, fd], env: cleanEnv({ PATH: "/usr/bin:/bin" }) });
+      const pid = await new Promise<number>((resolve, reject) => {
+        child.once("error", (err) => reject(new Error(`cannot run ${socat} (apt-get install socat): ${err.message}`)));
+        child.once("spawn", () => resolve(child.pid!));
+      });
+      child.unref();
+      const startTime = procStat(pid)?.startTime ?? 0;
+      // Wait until it listens, so the URL we return is connectable.
+      const listening = await waitUntil(() => isListening(port), 5_000, 20);
+      if (!listening || !isAlive(pid, startTime)) throw new Error("socat forwarder did not start (see forwarder.log)");
+      return { pid, startTime };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private async stopForwarder(s: DockerState): Promise<void> {
+    const f = s.forwarder;
+    if (!f || !isAlive(f.pid, f.startTime)) return;
+    const tree = processTree(f.pid);
+    for (const p of tree) signal(p, "SIGTERM");
+    if (!(await waitUntil(() => !isAlive(f.pid, f.startTime), 2_000))) for (const p of processTree(f.pid)) signal(p, "SIGKILL");
+    await waitUntil(() => !isAlive(f.pid, f.startTime), 2_000);
+  }
+
+  /** {@inheritDoc Spawner.stop} */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    const s = this.state;
+    if (!s) return;
+    const c = this.docker.getContainer(s.containerId);
+    // docker stop sends SIGTERM to tini (which forwards it to Jupyter), then SIGKILL after t seconds.
+    await ignoreGone(c.stop({ t: Math.max(1, Math.ceil(timeoutMs / 1000)) }), [304]);
+    await ignoreGone(c.remove({ force: true, v: true }), [409]);
+    await waitUntil(async () => (await this.inspect(s)) === null, 10_000, 100);
+    await this.stopForwarder(s);
+    await rm(path.join(s.runtimeDir, "run"), { recursive: true, force: true });
+    await rm(path.join(s.runtimeDir, "state.json"), { force: true });
+  }
+
+  private async inspect(s: DockerState): Promise<Docker.ContainerInspectInfo | null> {
+    try {
+      return await this.docker.getContainer(s.containerId).inspect();
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  /** {@inheritDoc Spawner.poll} Also restarts a dead socat forwarder of a running container. */
+  async poll(): Promise<PollResult> {
+    const s = this.state;
+    if (!s) return { running: false, exitCode: null };
+    const info = await this.inspect(s);
+    if (!info) return { running: false, exitCode: null };
+    if (info.State.Running) {
+      if (s.network === "socket" && (!s.forwarder || !isAlive(s.forwarder.pid, s.forwarder.startTime))) {
+        this.opts.logger?.warn({ copy: s.id }, "socat forwarder gone, restarting it");
+        s.forwarder = await this.startForwarder(s.runtimeDir, s.port, s.uid, s.gid);
+        await writeFile(path.join(s.runtimeDir, "state.json"), JSON.stringify(s), { mode: 0o600 });
+      }
+      return { running: true };
+    }
+    return { running: false, exitCode: info.State.ExitCode ?? null, ...(info.State.OOMKilled ? { oomKilled: true } : {}) };
+  }
+
+  /** {@inheritDoc Spawner.progress} */
+  progress(): AsyncIterable<ProgressEvent> {
+    return { [Symbol.asyncIterator]: () => this.log.iterate() };
+  }
+
+  /** {@inheritDoc Spawner.getState} */
+  getState(): Record<string, unknown> {
+    return this.state ? { ...this.state } : {};
+  }
+
+  /** {@inheritDoc Spawner.loadState} */
+  loadState(state: Record<string, unknown>): void {
+    if (Object.keys(state).length === 0) {
+      this.state = null;
+      return;
+    }
+    const s = dockerState.parse(state);
+    if (s.id !== this.spec.id) throw new Error(`state is for copy ${s.id}, not ${this.spec.id}`);
+    this.state = s;
+  }
+
+  /** The container id, for measurements and tests. */
+  containerId(): string | null {
+    return this.state?.containerId ?? null;
+  }
+}
+
+function isListening(port: number): boolean {
+  // /proc/net/tcp lists sockets in hex; state 0A is LISTEN. 127.0.0.1 is 0100007F.
+  try {
+    const hex = port.toString(16).toUpperCase().padStart(4, "0");
+    const lines = readFileSync("/proc/net/tcp", "utf8").split("\n");
+    return lines.some((l) => {
+      const cols = l.trim().split(/\s+/);
+      return cols[1] === `0100007F:${hex}` && cols[3] === "0A";
+    });
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Containers of this instance (label carnet.instance=<instanceId>), running or not. The state comes from
+ * the runtime folder when it matches the container (it has the port and forwarder), else from the labels.
+ */
+export async function listDocker(opts: BackendOptions): Promise<ManagedServer[]> {
+  const docker = dockerClient(opts.docker?.host);
+  const list = await docker.listContainers({ all: true, filters: { label: [`carnet.instance=${opts.instanceId}`] } });
+  const out: ManagedServer[] = [];
+  for (const c of list) {
+    const id = c.Labels["carnet.copy"];
+    if (!id) continue;
+    const runtimeDir = path.join(dockerRoot(opts), id);
+    let state: DockerState | null = null;
+    try {
+      const s = dockerState.parse(JSON.parse(await readFile(path.join(runtimeDir, "state.json"), "utf8")));
+      if (s.containerId === c.Id) state = s;
+    } catch {
+      state = null;
+    }
+    const mode = c.Labels["carnet.network"];
+    state ??= {
+      backend: "docker",
+      version: 1,
+      id,
+      containerId: c.Id,
+      name: (c.Names[0] ?? "").replace(/^\//, ""),
+      url: "",
+      network: mode === "host" || mode === "bridge" ? mode : "socket",
+      port: 0,
+      runtimeDir,
+      uid: 0,
+      gid: 0,
+      forwarder: null,
+    };
+    out.push({ id, backend: "docker", running: c.State === "running", state });
+  }
+  return out;
+}
