@@ -138,6 +138,10 @@ export function ansiToHtml(input: string): string {
 // ---------------------------------------------------------------- math
 
 function renderMath(tex: string, displayMode: boolean): string {
+  // MathJax (Jupyter) accepts environments inside $...$ and eqnarray; KaTeX needs display mode
+  // for the former and has no eqnarray (an rcl array looks the same).
+  if (/^\s*\\begin\{/.test(tex)) displayMode = true;
+  tex = tex.replace(/\\begin\{eqnarray\*?\}/g, "\\begin{array}{rcl}").replace(/\\end\{eqnarray\*?\}/g, "\\end{array}");
   return katex.renderToString(tex, {
     displayMode,
     output: "htmlAndMathml",
