@@ -1,0 +1,129 @@
+"use client";
+import Link from "next/link";
+import { useState } from "react";
+import { buttonClass, ButtonAnchor } from "@/components/ui/Button";
+import { Badge, type Tone } from "@/components/ui/Badge";
+import { cx } from "@/components/ui/cx";
+
+export type DashboardRow = {
+  id: string;
+  name: string;
+  username: string;
+  className: string | null;
+  createdAt: string;
+  lastSavedAt: string | null;
+  state: string;
+  stateLabel: string;
+};
+
+export type SortHeader = { key: string; label: string; href: string; active: boolean; dir: "asc" | "desc"; className?: string };
+
+const TONES: Record<string, Tone> = { NEW: "neutral", IN_PROGRESS: "info", SUBMITTED: "success" };
+
+/** The dashboard's table: sortable headers (links, so sorting is server-side), a selection for the zip, row actions. */
+export function CopiesTable({ activityId, rows, headers, total, csvHref, zipAllHref }: { activityId: string; rows: DashboardRow[]; headers: SortHeader[]; total: number; csvHref: string; zipAllHref: string }) {
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const allOnPage = rows.length > 0 && rows.every((r) => selected.has(r.id));
+  const toggle = (id: string) =>
+    setSelected((s) => {
+      const n = new Set(s);
+      if (n.has(id)) n.delete(id);
+      else n.add(id);
+      return n;
+    });
+  const toggleAll = () => setSelected(allOnPage ? new Set() : new Set(rows.map((r) => r.id)));
+  const selectionHref = `/api/v1/activities/${activityId}/copies.zip?ids=${[...selected].map(encodeURIComponent).join(",")}`;
+
+  return (
+    <div className="space-y-3">
+      <div className="flex flex-wrap items-center gap-2">
+        {selected.size > 0 ? (
+          <a href={selectionHref} download className={buttonClass("primary", "md")} data-testid="zip-selection">
+            Télécharger la sélection (zip) · {selected.size}
+          </a>
+        ) : (
+          <button type="button" disabled className={buttonClass("primary", "md")} title="Cochez des copies dans le tableau">
+            Télécharger la sélection (zip)
+          </button>
+        )}
+        <ButtonAnchor href={zipAllHref} download data-testid="zip-all">
+          Tout télécharger (zip)
+        </ButtonAnchor>
+        <ButtonAnchor href={csvHref} download data-testid="csv">
+          Exporter le tableau (CSV)
+        </ButtonAnchor>
+        <span role="status" aria-live="polite" className="ml-auto text-sm text-slate-600">
+          {selected.size > 0 ? `${selected.size} copie${selected.size > 1 ? "s" : ""} sélectionnée${selected.size > 1 ? "s" : ""}` : null}
+        </span>
+      </div>
+      <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
+        <table className="w-full border-collapse text-left text-base" data-testid="copies-table">
+          <caption className="sr-only">
+            Copies des élèves ({total}). Les en-têtes de colonne permettent de trier.
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col" className="w-12 border-b border-slate-200 bg-slate-50 px-4 py-3">
+                <input
+                  type="checkbox"
+                  className="h-5 w-5 accent-sky-700"
+                  checked={allOnPage}
+                  onChange={toggleAll}
+                  disabled={rows.length === 0}
+                  aria-label="Sélectionner toutes les copies de cette page"
+                />
+              </th>
+              {headers.map((h) => (
+                <th
+                  key={h.key}
+                  scope="col"
+                  aria-sort={h.active ? (h.dir === "asc" ? "ascending" : "descending") : undefined}
+                  className={cx("border-b border-slate-200 bg-slate-50 px-4 py-3 text-sm font-semibold text-slate-700", h.className)}
+                >
+                  <Link href={h.href} className="inline-flex items-center gap-1 rounded hover:text-sky-800 hover:underline" title={`Trier par ${h.label.toLowerCase()}`}>
+                    {h.label}
+                    <span aria-hidden="true" className={cx("text-xs", h.active ? "text-sky-700" : "text-slate-400")}>
+                      {h.active ? (h.dir === "asc" ? "▲" : "▼") : "↕"}
+                    </span>
+                  </Link>
+                </th>
+              ))}
+              <th scope="col" className="border-b border-slate-200 bg-slate-50 px-4 py-3 text-right text-sm font-semibold text-slate-700">
+                <span className="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.id} className={cx("hover:bg-slate-50", selected.has(r.id) && "bg-sky-50/60")}>
+                <td className="border-b border-slate-100 px-4 py-3">
+                  <input type="checkbox" className="h-5 w-5 accent-sky-700" checked={selected.has(r.id)} onChange={() => toggle(r.id)} aria-label={`Sélectionner la copie de ${r.name}`} />
+                </td>
+                <td className="border-b border-slate-100 px-4 py-3">
+                  <span className="font-medium text-slate-900">{r.name}</span>
+                  {r.name !== r.username ? <span className="block text-sm text-slate-500">{r.username}</span> : null}
+                </td>
+                <td className="border-b border-slate-100 px-4 py-3 text-slate-700">{r.className ?? <span className="text-slate-400">—</span>}</td>
+                <td className="hidden border-b border-slate-100 px-4 py-3 text-slate-700 lg:table-cell">{r.createdAt}</td>
+                <td className="border-b border-slate-100 px-4 py-3 text-slate-700">{r.lastSavedAt ?? <span className="text-slate-500">Jamais</span>}</td>
+                <td className="border-b border-slate-100 px-4 py-3">
+                  <Badge tone={TONES[r.state] ?? "neutral"}>{r.stateLabel}</Badge>
+                </td>
+                <td className="border-b border-slate-100 px-4 py-3">
+                  <div className="flex justify-end gap-2">
+                    <Link href={`/copies/${r.id}`} className={buttonClass("secondary", "sm")} aria-label={`Voir la copie de ${r.name}`}>
+                      Voir
+                    </Link>
+                    <a href={`/api/v1/copies/${r.id}/download`} download className={buttonClass("ghost", "sm")} aria-label={`Télécharger la copie de ${r.name}`}>
+                      Télécharger
+                    </a>
+                  </div>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
