@@ -36,7 +36,8 @@ export async function jupyterApi(t: JupyterTarget, method: string, p: string, bo
     if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status} ${await res.text()}`);
     // Read the body while the deadline still holds.
     const text = await res.text();
-    return new Response(text, { status: res.status, headers: res.headers });
+    const empty = res.status === 204 || res.status === 205 || res.status === 304;
+    return new Response(empty ? null : text, { status: res.status, headers: res.headers });
   } finally {
     d.clear();
   }

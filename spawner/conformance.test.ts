@@ -1,0 +1,255 @@
+/**
+ * One behaviour, every backend, for real: real Jupyter, real kernels, a real Docker engine.
+ * Docker runs when DOCKER_HOST (or /var/run/docker.sock) answers and the image exists; `./carnet test`
+ * starts the private engine with scripts/docker-engine.sh first. Otherwise it says why and skips.
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { dockerClient } from "./docker";
+import {
+  createSpawner,
+  execute,
+  jupyterApi,
+  lastActivity,
+  listManaged,
+  startKernel,
+  waitForReady,
+  type BackendName,
+  type BackendOptions,
+  type JupyterTarget,
+  type SpawnSpec,
+  type Spawner,
+} from "./index";
+import { waitUntil } from "./proc";
+
+const isRoot = process.getuid?.() === 0;
+const dockerHost = process.env.DOCKER_HOST ?? (existsSync("/var/run/docker.sock") ? "unix:///var/run/docker.sock" : undefined);
+const image = process.env.CARNET_IMAGE ?? "carnet-jupyter:latest";
+
+async function dockerUnavailable(): Promise<string | null> {
+  if (!dockerHost) return "no DOCKER_HOST and no /var/run/docker.sock (run scripts/docker-engine.sh build-image)";
+  try {
+    const docker = dockerClient(dockerHost);
+    await docker.ping();
+    try {
+      await docker.getImage(image).inspect();
+    } catch {
+      return `image ${image} missing on ${dockerHost} (run scripts/docker-engine.sh build-image)`;
+    }
+    return null;
+  } catch (err) {
+    return `Docker engine at ${dockerHost} does not answer: ${(err as Error).message}`;
+  }
+}
+
+const dockerWhy = await dockerUnavailable();
+if (dockerWhy) console.warn(`\n*** SKIPPING the docker backend conformance tests: ${dockerWhy} ***\n`);
+
+const base = mkdtempSync(path.join(os.tmpdir(), "carnet-spawner-"));
+// Students' uids must be able to traverse to their folders.
+chmodSync(base, 0o711);
+const started: Spawner[] = [];
+
+afterAll(async () => {
+  // Stop everything we started, by its own state (pid / container id), even after failures.
+  await Promise.allSettled(started.map((s) => s.stop(2_000)));
+  rmSync(base, { recursive: true, force: true });
+}, 120_000);
+
+const backends: { name: BackendName; skip: string | null }[] = [
+  { name: "local", skip: null },
+  { name: "docker", skip: dockerWhy },
+];
+
+let seq = 0;
+
+describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
+  const opts: BackendOptions = {
+    instanceId: `t${process.pid}${name[0]}`,
+    stateDir: path.join(base, `state-${name}`),
+    docker: { host: dockerHost, image },
+  };
+
+  function makeSpec(overrides: Partial<SpawnSpec> = {}): SpawnSpec {
+    const id = `c${++seq}`;
+    const workDir = path.join(base, `${name}-${id}`);
+    mkdirSync(workDir, { recursive: true });
+    return { id, baseUrl: `/nb/${id}/`, workDir, token: `tok-${id}-${"x".repeat(24)}`, memoryMb: 512, cpus: 1, ...overrides };
+  }
+
+  function make(spec: SpawnSpec): Spawner {
+    const s = createSpawner(name, spec, opts);
+    started.push(s);
+    return s;
+  }
+
+  async function startReady(spec: SpawnSpec): Promise<{ spawner: Spawner; target: JupyterTarget }> {
+    const spawner = make(spec);
+    const { url } = await spawner.start();
+    await waitForReady(url, spec.baseUrl, spec.token, { timeoutMs: 60_000, isAlive: async () => (await spawner.poll()).running });
+    return { spawner, target: { url, baseUrl: spec.baseUrl, token: spec.token } };
+  }
+
+  describe.skipIf(skip !== null)("lifecycle", { timeout: 120_000 }, () => {
+    const spec = makeSpec(isRoot ? { uid: 23_101, gid: 23_101 } : {});
+    let spawner: Spawner;
+    let target: JupyterTarget;
+
+    it("starts, reports progress in French, becomes ready; 200 with the token, 403 without", async () => {
+      spawner = make(spec);
+      const events: { progress: number; message: string }[] = [];
+      const collecting = (async () => {
+        for await (const e of spawner.progress()) events.push(e);
+      })();
+      const { url } = await spawner.start();
+      expect(url).toMatch(/^http:\/\/[\d.]+:\d+$/);
+      await collecting;
+      expect(events.length).toBeGreaterThanOrEqual(2);
+      expect(events[0]?.message).toBe("Préparation de votre espace…");
+      expect(events.map((e) => e.progress)).toEqual([...events.map((e) => e.progress)].sort((a, b) => a - b));
+      // A later iterator replays the same events.
+      const replay: unknown[] = [];
+      for await (const e of spawner.progress()) replay.push(e);
+      expect(replay).toEqual(events);
+
+      await waitForReady(url, spec.baseUrl, spec.token, { timeoutMs: 60_000, isAlive: async () => (await spawner.poll()).running });
+      target = { url, baseUrl: spec.baseUrl, token: spec.token };
+      const anon = await fetch(`${url}${spec.baseUrl}api/status`);
+      expect(anon.status).toBe(403);
+      const before = await lastActivity(url, spec.baseUrl, spec.token);
+      const again = await lastActivity(url, spec.baseUrl, spec.token);
+      expect(again.getTime()).toBe(before.getTime());
+      expect(await spawner.poll()).toEqual({ running: true });
+    });
+
+    it("runs 1+1 in a real kernel through the kernel WebSocket", async () => {
+      const kernel = await startKernel(target);
+      const r = await execute(target, kernel, "1+1");
+      expect(r).toMatchObject({ status: "ok", result: "2" });
+      await jupyterApi(target, "DELETE", `kernels/${kernel}`);
+    });
+
+    it("writes files through the contents API into workDir, with accents, spaces and apostrophes", async () => {
+      await jupyterApi(target, "PUT", "contents/hello.txt", { type: "file", format: "text", content: "bonjour" });
+      expect(readFileSync(path.join(spec.workDir, "hello.txt"), "utf8")).toBe("bonjour");
+
+      const nb = { cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 };
+      for (const nbName of ["Exercice élève n°1 l'été.ipynb", "a&b #1 50% (copie).ipynb"]) {
+        const enc = encodeURIComponent(nbName);
+        await jupyterApi(target, "PUT", `contents/${enc}`, { type: "notebook", content: nb });
+        expect(existsSync(path.join(spec.workDir, nbName))).toBe(true);
+        const got = (await (await jupyterApi(target, "GET", `contents/${enc}`)).json()) as { name: string };
+        expect(got.name).toBe(nbName);
+        // The page the portal links to, and the tree, are served under base_url.
+        const page = await fetch(`${target.url}${spec.baseUrl}notebooks/${enc}`, { headers: { authorization: `token ${spec.token}` } });
+        expect(page.status).toBe(200);
+        expect(await page.text()).toContain(spec.baseUrl);
+      }
+      const tree = await fetch(`${target.url}${spec.baseUrl}tree`, { headers: { authorization: `token ${spec.token}` } });
+      expect(tree.status).toBe(200);
+    });
+
+    it("is adopted by a new Spawner from getState(), and listed by listManaged", async () => {
+      const state = spawner.getState();
+      expect(JSON.parse(JSON.stringify(state))).toEqual(state);
+      const adopted = make(spec);
+      adopted.loadState(state);
+      expect(await adopted.poll()).toEqual({ running: true });
+      expect(adopted.getState()).toEqual(state);
+      const listed = await listManaged(name, opts);
+      const mine = listed.find((m) => m.id === spec.id);
+      expect(mine?.running).toBe(true);
+      expect(mine?.state).toEqual(state);
+      spawner = adopted;
+    });
+
+    it("stops (then poll says not running), and stopping again succeeds", async () => {
+      await spawner.stop();
+      const p = await spawner.poll();
+      expect(p.running).toBe(false);
+      await spawner.stop();
+      await expect(fetch(`${target.url}${spec.baseUrl}api/status`)).rejects.toThrow();
+      expect((await listManaged(name, opts)).find((m) => m.id === spec.id && m.running)).toBeUndefined();
+    });
+
+    it("sees a kill -9 of the server", async () => {
+      const { spawner: s } = await startReady(makeSpec());
+      const state = s.getState();
+      if (name === "local") process.kill(state.pid as number, "SIGKILL");
+      else await dockerClient(dockerHost).getContainer(state.containerId as string).kill({ signal: "SIGKILL" });
+      expect(await waitUntil(async () => !(await s.poll()).running, 10_000)).toBe(true);
+      const p = await s.poll();
+      expect(p.running).toBe(false);
+      if (!p.running && name === "docker") expect(p.exitCode).toBe(137);
+      await s.stop();
+    });
+
+    it("caps memory: a kernel that allocates more than the cap dies, the server lives on", async () => {
+      const { spawner: s, target: t } = await startReady(makeSpec({ memoryMb: 256 }));
+      const kernel = await startKernel(t);
+      expect((await execute(t, kernel, "1+1")).result).toBe("2");
+      const r = await execute(t, kernel, "x = b'a' * (700 * 1024 * 1024)\nlen(x)", 90_000);
+      const mode = (s.getState().cage as { mode?: string } | undefined)?.mode;
+      if (mode === "rlimit") expect(r.error ?? r.status).toMatch(/MemoryError|died/);
+      else expect(r.status).toBe("died");
+      expect(await s.poll()).toEqual({ running: true });
+      await s.stop();
+    });
+
+    it.skipIf(!isRoot)("isolates students: A's kernel can neither read nor write B's folder", async () => {
+      const a = await startReady(makeSpec({ uid: 23_201, gid: 23_201 }));
+      const bSpec = makeSpec({ uid: 23_202, gid: 23_202 });
+      const b = await startReady(bSpec);
+      await jupyterApi(b.target, "PUT", "contents/secret.txt", { type: "file", format: "text", content: "B only" });
+      const secret = path.join(bSpec.workDir, "secret.txt");
+      expect(readFileSync(secret, "utf8")).toBe("B only");
+
+      const kernel = await startKernel(a.target);
+      const read = await execute(a.target, kernel, `open(${JSON.stringify(secret)}).read()`);
+      expect(read.status).toBe("error");
+      const write = await execute(a.target, kernel, `open(${JSON.stringify(path.join(bSpec.workDir, "pwned.txt"))}, "w").write("A was here")`);
+      expect(write.status).toBe("error");
+      const list = await execute(a.target, kernel, `import os; os.listdir(${JSON.stringify(bSpec.workDir)})`);
+      expect(list.status).toBe("error");
+      if (name === "local") {
+        // Same filesystem: the folder is there, and the OS refuses.
+        expect(read.error).toMatch(/^PermissionError/);
+        expect(write.error).toMatch(/^PermissionError/);
+      } else {
+        // Separate mount namespaces: B's folder does not even exist in A's container.
+        expect(read.error).toMatch(/^(FileNotFoundError|PermissionError)/);
+        expect(write.error).toMatch(/^(FileNotFoundError|PermissionError)/);
+      }
+      expect(existsSync(path.join(bSpec.workDir, "pwned.txt"))).toBe(false);
+      // Nor can A read B's token.
+      const token = await execute(a.target, kernel, `open(${JSON.stringify(path.join(opts.stateDir, name, bSpec.id, name === "local" ? "token" : "run/token"))}).read()`);
+      expect(token.status).toBe("error");
+      await a.spawner.stop();
+      await b.spawner.stop();
+    });
+
+    it.skipIf(name !== "docker")("docker: no outbound network unless allowNetwork; read-only mounts are read-only", async () => {
+      const shared = path.join(base, `shared-${name}`);
+      mkdirSync(shared, { recursive: true });
+      writeFileSync(path.join(shared, "data.csv"), "a,b\n1,2\n");
+      chmodSync(shared, 0o755);
+      chmodSync(path.join(shared, "data.csv"), 0o644);
+      const { spawner: s, target: t } = await startReady(makeSpec({ readOnlyMounts: [{ hostPath: shared, containerPath: "/data" }] }));
+      const kernel = await startKernel(t);
+      const net = await execute(
+        t,
+        kernel,
+        "import socket\ns = socket.socket(); s.settimeout(3)\ntry:\n    s.connect(('1.1.1.1', 80)); print('connected')\nexcept OSError as e:\n    print('blocked', e)",
+      );
+      expect(net.stdout).toContain("blocked");
+      expect((await execute(t, kernel, "open('/data/data.csv').read()")).result).toContain("a,b");
+      const w = await execute(t, kernel, "open('/data/new.txt', 'w').write('x')");
+      expect(w.error).toMatch(/OSError|PermissionError/);
+      await s.stop();
+    });
+  });
+
+  if (skip) it.skip(`docker backend skipped: ${skip}`, () => {});
+});
