@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { redirect } from "next/navigation";
 import { homeOf, safeCallback, viewer } from "@/components/auth/session";
 import { SignInForm } from "@/components/auth/SignInForm";
-import { SsoButtons } from "@/components/auth/SsoButtons";
+import { EntChoices } from "./EntChoices";
 import { Card } from "@/components/ui/Card";
 import { Alert } from "@/components/ui/Alert";
 import { ssoChoices } from "@/server/sso/providers";
@@ -31,7 +31,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
         </Alert>
       ) : null}
       <Card className="space-y-6">
-        <SsoButtons choices={choices} callbackUrl={callbackUrl ?? "/connexion/suite"} />
+        <EntChoices choices={choices} callbackUrl={callbackUrl ?? "/connexion/suite"} />
         {choices.length > 0 && local ? (
           <div className="flex items-center gap-3 text-sm text-slate-500" role="separator">
             <span className="h-px flex-1 bg-slate-200" />
@@ -43,6 +43,11 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
         {!local && choices.length === 0 ? <Alert tone="warning">Aucun moyen de connexion n'est configuré sur ce serveur. Prévenez l'administrateur.</Alert> : null}
       </Card>
       <p className="mt-6 text-center text-sm text-slate-600">Mot de passe oublié ? Demandez à votre professeur ou à l'administrateur de Carnet.</p>
+      {local ? (
+        <p className="mt-2 text-center text-sm text-slate-600">
+          Pas d'ENT ? Votre professeur vous a donné un code de classe : <a className="font-medium text-sky-800 underline" href="/classe">créer mon compte</a>.
+        </p>
+      ) : null}
     </div>
   );
 }
