@@ -234,6 +234,8 @@ function streamParts(
     });
 
     bb.on("file", (field, stream, info) => {
+      // a truncated body or our own abort errors the part stream: that is a failure, not a crash
+      stream.on("error", () => fail(new AppError("bad_request", "L'envoi a été interrompu avant la fin.")));
       const sent = info.filename ?? "";
       if ((field !== "notebook" && field !== "annexes") || sent === "") {
         // unknown field, or an empty <input type=file> (browsers send an empty part)
