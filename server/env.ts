@@ -43,6 +43,7 @@ const schema = z.object({
   CARNET_SERVER_MEMORY_MB: z.coerce.number().int().positive().default(1024),
   CARNET_SERVER_CPUS: positive.default(1),
   CARNET_START_TIMEOUT_S: positive.default(60),
+  CARNET_RECONCILE_INTERVAL_S: positive.default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -10,6 +10,10 @@ export function onPortalStart(job: Job): void {
 }
 
 export async function startBackgroundJobs(): Promise<void> {
+  // Live servers: adopt those still running, stop orphans, then reconcile and cull on a timer.
+  const { adoptAndWatch } = await import("./servers/orchestrator");
+  const { env } = await import("./env");
+  void adoptAndWatch(env().CARNET_RECONCILE_INTERVAL_S * 1000).catch((err) => logger.error({ err }, "server adoption failed"));
   for (const job of jobs) {
     try {
       await job();

@@ -1,19 +1,141 @@
+"use client";
 /**
- * ┌──────────────────────────────────────────────────────────────────────────┐
- * │ SLOT for the live Jupyter server (issue: spawner and proxy).             │
- * │ Placeholder: renders nothing. The spawner work replaces this component's │
- * │ body with the "Ouvrir dans Jupyter" panel (start, progress, open, stop). │
- * └──────────────────────────────────────────────────────────────────────────┘
- * It is rendered at the top of the copy page (app/copies/[id]/page.tsx) with everything it should need.
+ * The live Jupyter server of a copy. For the student: starts it on arrival, shows the progress in French, then
+ * opens the notebook itself. For the teacher: a button to open the student's live copy (to help during class).
+ * Failures show a clear message and a retry button; a full class says so.
  */
+import { useCallback, useEffect, useRef, useState } from "react";
+
 export interface LiveServerPanelProps {
   copyId: string;
-  /** True when the signed-in user is the copy's student (a teacher viewing the copy may get a read-only view). */
+  /** True when the signed-in user is the copy's student (they land in Jupyter directly). */
   isOwner: boolean;
-  /** The notebook's path inside the copy folder, e.g. "Exercice élève n°1 l'été.ipynb". */
+  /** The notebook's path inside the copy folder. */
   notebookPath: string;
 }
 
-export function LiveServerPanel(_props: LiveServerPanelProps) {
-  return null;
+type Status = {
+  status: "stopped" | "starting" | "running";
+  url: string;
+  progress: number;
+  message: string | null;
+  error: string | null;
+  memoryMb?: number | null;
+};
+
+type View =
+  | { kind: "idle" }
+  | { kind: "starting"; progress: number; message: string }
+  | { kind: "running"; url: string; memoryMb?: number | null }
+  | { kind: "error"; message: string; full?: boolean };
+
+export function LiveServerPanel({ copyId, isOwner }: LiveServerPanelProps) {
+  const [view, setView] = useState<View>(isOwner ? { kind: "starting", progress: 0, message: "Préparation de votre espace…" } : { kind: "idle" });
+  const [stay, setStay] = useState(false);
+  const stayRef = useRef(false);
+  const openWhenReady = useRef(isOwner);
+  const api = `/api/v1/copies/${encodeURIComponent(copyId)}/server`;
+
+  const follow = useCallback(async () => {
+    for (let i = 0; i < 600; i++) {
+      const res = await fetch(api, { cache: "no-store" }).catch(() => null);
+      if (!res) {
+        setView({ kind: "error", message: "Le portail ne répond pas. Vérifiez votre connexion puis réessayez." });
+        return;
+      }
+      if (!res.ok) {
+        const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+        setView({ kind: "error", message: body.error?.message ?? "Erreur inattendue." });
+        return;
+      }
+      const s = (await res.json()) as Status;
+      if (s.status === "running") {
+        setView({ kind: "running", url: s.url, memoryMb: s.memoryMb });
+        if (openWhenReady.current && !stayRef.current) window.location.assign(s.url);
+        return;
+      }
+      if (s.status === "stopped") {
+        setView({ kind: "error", message: s.error || "Le serveur n'a pas pu démarrer. Réessayez." });
+        return;
+      }
+      setView({ kind: "starting", progress: Math.max(5, s.progress), message: s.message ?? "Préparation de votre espace…" });
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    setView({ kind: "error", message: "Le serveur met trop de temps à démarrer. Réessayez." });
+  }, [api]);
+
+  const start = useCallback(
+    async (open: boolean) => {
+      openWhenReady.current = open;
+      setView({ kind: "starting", progress: 5, message: "Préparation de votre espace…" });
+      const res = await fetch(api, { method: "POST" }).catch(() => null);
+      if (!res) return setView({ kind: "error", message: "Le portail ne répond pas. Vérifiez votre connexion puis réessayez." });
+      if (!res.ok) {
+        const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+        return setView({ kind: "error", message: body.error?.message ?? "Le serveur n'a pas pu démarrer.", full: body.error?.code === "server_full" });
+      }
+      await follow();
+    },
+    [api, follow],
+  );
+
+  useEffect(() => {
+    if (isOwner) void start(true);
+    else
+      void fetch(api, { cache: "no-store" })
+        .then((r) => (r.ok ? (r.json() as Promise<Status>) : null))
+        .then((s) => s?.status === "running" && setView({ kind: "running", url: s.url, memoryMb: s.memoryMb }));
+  }, [isOwner, start, api]);
+
+  const stop = async () => {
+    await fetch(api, { method: "DELETE" });
+    setView({ kind: "idle" });
+  };
+
+  return (
+    <section aria-live="polite" className="mb-6 rounded-xl border border-slate-200 bg-white p-4 shadow-sm" data-testid="live-server">
+      {view.kind === "starting" && (
+        <div>
+          <p className="mb-2 font-medium text-slate-800">{view.message}</p>
+          <div className="h-3 w-full overflow-hidden rounded-full bg-slate-100" role="progressbar" aria-valuenow={view.progress} aria-valuemin={0} aria-valuemax={100} aria-label="Démarrage du serveur">
+            <div className="h-full rounded-full bg-indigo-600 transition-all duration-300" style={{ width: `${view.progress}%` }} />
+          </div>
+          {isOwner && !stay && (
+            <button type="button" className="mt-2 text-sm text-slate-500 underline" onClick={() => (setStay(true), (stayRef.current = true))}>
+              Rester sur cette page (aperçu sans Jupyter)
+            </button>
+          )}
+        </div>
+      )}
+      {view.kind === "running" && (
+        <div className="flex flex-wrap items-center gap-3">
+          <a href={view.url} className="rounded-lg bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700">
+            {isOwner ? "Ouvrir mon carnet dans Jupyter" : "Ouvrir la copie en direct"}
+          </a>
+          <span className="text-sm text-slate-600">Serveur démarré{view.memoryMb ? ` · ${view.memoryMb} Mo de mémoire` : ""}</span>
+          {!isOwner && (
+            <button type="button" onClick={stop} className="text-sm text-red-700 underline">
+              Arrêter le serveur
+            </button>
+          )}
+        </div>
+      )}
+      {view.kind === "idle" && (
+        <div className="flex flex-wrap items-center gap-3">
+          <button type="button" onClick={() => void start(true)} className="rounded-lg bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700">
+            {isOwner ? "Ouvrir mon carnet dans Jupyter" : "Ouvrir la copie en direct"}
+          </button>
+          {!isOwner && <span className="text-sm text-slate-600">Vous verrez le carnet de l&apos;élève tel qu&apos;il est, et pourrez l&apos;aider.</span>}
+        </div>
+      )}
+      {view.kind === "error" && (
+        <div role="alert">
+          <p className="mb-2 font-medium text-red-800">{view.message}</p>
+          <button type="button" onClick={() => void start(true)} className="rounded-lg border border-slate-300 px-4 py-2 font-medium hover:bg-slate-50">
+            {view.full ? "Réessayer dans une minute" : "Réessayer"}
+          </button>
+        </div>
+      )}
+    </section>
+  );
 }

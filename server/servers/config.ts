@@ -1,0 +1,42 @@
+/** The spawner and proxy as this portal configures them. */
+import path from "node:path";
+import crypto from "node:crypto";
+import { env } from "../env";
+import { logger } from "../logger";
+import type { BackendOptions, BackendName } from "@/spawner";
+import { ProxyClient } from "@/proxy/client";
+
+export function backendName(): BackendName {
+  return env().CARNET_SPAWNER;
+}
+
+/** Instance id: stable per data directory, so that two portals on one host never touch each other's servers. */
+export function instanceId(): string {
+  return "c" + crypto.createHash("sha256").update(env().dataDir).digest("hex").slice(0, 10);
+}
+
+export function backendOptions(): BackendOptions {
+  const e = env();
+  return {
+    instanceId: instanceId(),
+    stateDir: path.join(e.dataDir, "servers"),
+    logger: logger.child({ part: "spawner" }),
+    docker: {
+      host: e.CARNET_DOCKER_HOST ?? process.env.DOCKER_HOST,
+      image: e.CARNET_JUPYTER_IMAGE,
+    },
+  };
+}
+
+const KEY = Symbol.for("carnet.proxyClient");
+type G = typeof globalThis & { [KEY]?: ProxyClient };
+
+export function proxyClient(): ProxyClient {
+  const g = globalThis as G;
+  return (g[KEY] ??= new ProxyClient({ apiUrl: `http://127.0.0.1:${env().proxyApiPort}`, secret: env().proxySecret, retries: 2 }));
+}
+
+/** The notebook's public address through the proxy: the notebook itself, not the file tree. */
+export function notebookUrl(copyId: string, notebookPath: string): string {
+  return `${env().publicUrl}/nb/${copyId}/notebooks/${notebookPath.split("/").map(encodeURIComponent).join("/")}`;
+}

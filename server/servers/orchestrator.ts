@@ -1,0 +1,315 @@
+/**
+ * Live Jupyter servers of student copies: start (once per copy, whatever the number of tabs), track progress,
+ * persist the backend's state, wait for HTTP, add the proxy route; stop the other way round. A reconcile loop
+ * removes dead servers, culls idle and old ones, and keeps the proxy's table equal to the database's.
+ * Culling and crashes never touch the student's files: only the server goes.
+ */
+import fs from "node:fs/promises";
+import { db } from "../db";
+import { env } from "../env";
+import { AppError, notFound } from "../errors";
+import { logger } from "../logger";
+import { copyDir } from "../storage";
+import { newId } from "../ids";
+import crypto from "node:crypto";
+import { createSpawner, listManaged, waitForReady, lastActivity, type Spawner, type SpawnSpec, type ProgressEvent } from "@/spawner";
+import { routePrefix } from "@/proxy/client";
+import { backendName, backendOptions, notebookUrl, proxyClient } from "./config";
+import { registerServerStopper } from "./hooks";
+import type { User } from "../generated/prisma/client";
+
+const log = logger.child({ part: "servers" });
+
+export type ServerStatus = "stopped" | "starting" | "running";
+
+interface Live {
+  progress: ProgressEvent;
+  error?: string;
+  starting?: Promise<void>;
+}
+
+const KEY = Symbol.for("carnet.servers.live");
+type G = typeof globalThis & { [KEY]?: Map<string, Live> };
+/** In-process view of starts under way and of the last failure of each copy (for the copy page). */
+const live = ((globalThis as G)[KEY] ??= new Map<string, Live>());
+
+/** Loads the copy with what the server layer needs, if `user` may use its live server (student or the activity's teacher). */
+async function copyForServer(user: User, copyId: string) {
+  const copy = await db().copy.findUnique({
+    where: { id: copyId },
+    include: { activity: { select: { ownerId: true, allowNetwork: true } }, server: true },
+  });
+  // The live server is the student's own space: only they and the activity's teacher may enter (not admins).
+  if (!copy || (copy.studentId !== user.id && copy.activity.ownerId !== user.id)) throw notFound("Copie");
+  return copy;
+}
+
+function specFor(copy: { id: string; uid: number }, token: string, allowNetwork: boolean): SpawnSpec {
+  const e = env();
+  const asRoot = process.getuid?.() === 0;
+  return {
+    id: copy.id,
+    baseUrl: routePrefix(copy.id),
+    workDir: copyDir(copy.id),
+    token,
+    memoryMb: e.CARNET_SERVER_MEMORY_MB,
+    cpus: e.CARNET_SERVER_CPUS,
+    allowNetwork,
+    ...(asRoot || backendName() === "docker" ? { uid: copy.uid, gid: copy.uid } : {}),
+  };
+}
+
+function spawnerFor(copy: { id: string; uid: number }, row: { backend: string; token: string; state: unknown }, allowNetwork = false): Spawner {
+  const s = createSpawner(row.backend as "local" | "docker", specFor(copy, row.token, allowNetwork), backendOptions());
+  s.loadState((row.state ?? {}) as Record<string, unknown>);
+  return s;
+}
+
+/**
+ * Starts the copy's server, or reuses the one running or starting. Returns at once with the status; the start goes on
+ * in the background (GET the status to follow it). Throws server_full when the site's limit is reached.
+ */
+export async function ensureServer(user: User, copyId: string): Promise<{ status: ServerStatus; url: string }> {
+  const copy = await copyForServer(user, copyId);
+  const url = notebookUrl(copy.id, copy.notebookPath);
+  const l = live.get(copy.id);
+  if (l?.starting) return { status: "starting", url };
+  if (copy.server?.status === "running") {
+    const s = spawnerFor(copy, copy.server);
+    if ((await s.poll()).running) return { status: "running", url };
+    await cleanup(copy.id, "crashed");
+  } else if (copy.server?.status === "starting") {
+    // Started by another portal process, or left over by a portal that died mid-start.
+    if (Date.now() - copy.server.startedAt.getTime() < env().CARNET_START_TIMEOUT_S * 1000) return { status: "starting", url };
+    await cleanup(copy.id, "stale start");
+  }
+  const running = await db().jupyterServer.count();
+  if (running >= env().CARNET_MAX_SERVERS)
+    throw new AppError("server_full", "La classe est complète : trop de carnets sont ouverts en ce moment. Réessayez dans une minute.");
+  const token = crypto.randomBytes(32).toString("base64url");
+  try {
+    await db().jupyterServer.create({ data: { id: newId(), copyId: copy.id, backend: backendName(), status: "starting", token } });
+  } catch (e) {
+    if ((e as { code?: string }).code === "P2002") return { status: "starting", url }; // another request won the race
+    throw e;
+  }
+  const entry: Live = { progress: { progress: 0, message: "Préparation de votre espace…" } };
+  live.set(copy.id, entry);
+  entry.starting = startInBackground(copy, token, entry).finally(() => {
+    entry.starting = undefined;
+  });
+  return { status: "starting", url };
+}
+
+async function startInBackground(copy: { id: string; uid: number; studentId: string; activity: { ownerId: string; allowNetwork: boolean } }, token: string, entry: Live) {
+  const backend = backendName();
+  const spawner = createSpawner(backend, specFor(copy, token, copy.activity.allowNetwork), backendOptions());
+  const started = Date.now();
+  const timeoutMs = env().CARNET_START_TIMEOUT_S * 1000;
+  (async () => {
+    for await (const ev of spawner.progress()) entry.progress = ev;
+  })().catch(() => undefined);
+  try {
+    await fs.access(copyDir(copy.id));
+    const { url: target } = await withTimeout(spawner.start(), timeoutMs, "start");
+    await db().jupyterServer.update({ where: { copyId: copy.id }, data: { state: spawner.getState() as object, target } });
+    entry.progress = { progress: 80, message: "Démarrage de Python…" };
+    await waitForReady(target, routePrefix(copy.id), token, { timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)) });
+    await proxyClient().addRoute(routePrefix(copy.id), { target, token, copyId: copy.id, users: [copy.studentId, copy.activity.ownerId] });
+    await db().jupyterServer.update({ where: { copyId: copy.id }, data: { status: "running", readyAt: new Date(), lastActivity: new Date() } });
+    entry.progress = { progress: 100, message: "Votre carnet est prêt." };
+    entry.error = undefined;
+    log.info({ copyId: copy.id, backend, ms: Date.now() - started }, "server ready");
+  } catch (err) {
+    log.error({ err, copyId: copy.id, backend }, "server start failed");
+    entry.error =
+      (err as Error).message === "timeout"
+        ? "Le serveur a mis trop de temps à démarrer. Réessayez ; si cela persiste, prévenez votre enseignant."
+        : "Le serveur n'a pas pu démarrer. Réessayez ; si cela persiste, prévenez votre enseignant.";
+    await spawner.stop().catch((e) => log.warn({ err: e, copyId: copy.id }, "cleanup after failed start"));
+    await proxyClient().removeRoute(routePrefix(copy.id)).catch(() => undefined);
+    await db().jupyterServer.deleteMany({ where: { copyId: copy.id } });
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(Object.assign(new Error("timeout"), { what })), ms);
+    p.then((v) => (clearTimeout(t), resolve(v)), (e) => (clearTimeout(t), reject(e)));
+  });
+}
+
+/** What the copy page and GET /api/v1/copies/{id}/server show. */
+export async function serverStatus(user: User, copyId: string) {
+  const copy = await copyForServer(user, copyId);
+  const l = live.get(copy.id);
+  const row = copy.server;
+  const status: ServerStatus = l?.starting ? "starting" : ((row?.status as ServerStatus | undefined) ?? "stopped");
+  return {
+    status,
+    url: notebookUrl(copy.id, copy.notebookPath),
+    progress: status === "running" ? 100 : status === "starting" ? (l?.progress.progress ?? 0) : 0,
+    message: status === "starting" ? (l?.progress.message ?? "Préparation de votre espace…") : null,
+    error: status === "stopped" ? (l?.error ?? null) : null,
+    startedAt: row?.startedAt ?? null,
+    lastActivity: row?.lastActivity ?? null,
+    memoryMb: row?.status === "running" ? await memoryOf(row.state) : null,
+  };
+}
+
+/** Resident memory of a local server and its kernels (MiB), from /proc; null when unknown. */
+async function memoryOf(state: unknown): Promise<number | null> {
+  const pid = (state as { pid?: unknown } | null)?.pid;
+  if (typeof pid !== "number") return null;
+  try {
+    const all = await fs.readdir("/proc");
+    const parent = new Map<number, number>();
+    for (const d of all) {
+      if (!/^\d+$/.test(d)) continue;
+      const stat = await fs.readFile(`/proc/${d}/stat`, "utf8").catch(() => "");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parent.set(Number(d), ppid);
+    }
+    const tree = new Set([pid]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [p, pp] of parent) if (!tree.has(p) && tree.has(pp)) (tree.add(p), (grew = true));
+    }
+    let kb = 0;
+    for (const p of tree) {
+      const st = await fs.readFile(`/proc/${p}/status`, "utf8").catch(() => "");
+      kb += Number(/VmRSS:\s+(\d+)/.exec(st)?.[1] ?? 0);
+    }
+    return Math.round(kb / 1024);
+  } catch {
+    return null;
+  }
+}
+
+/** Stops the copy's server if `user` may; idempotent. */
+export async function stopServerFor(user: User, copyId: string): Promise<void> {
+  const copy = await copyForServer(user, copyId);
+  await stopServer(copy.id);
+}
+
+/** Stops a copy's server: route first, then the server, then the row. Stopping what is not running succeeds. */
+export async function stopServer(copyId: string, reason = "stopped"): Promise<void> {
+  const l = live.get(copyId);
+  if (l?.starting) await l.starting.catch(() => undefined);
+  await cleanup(copyId, reason);
+}
+
+async function cleanup(copyId: string, reason: string, note?: string) {
+  await proxyClient().removeRoute(routePrefix(copyId)).catch((err) => log.warn({ err, copyId }, "route removal failed"));
+  const row = await db().jupyterServer.findUnique({ where: { copyId }, include: { copy: { select: { id: true, uid: true } } } });
+  if (row) {
+    try {
+      await spawnerFor(row.copy, row).stop();
+    } catch (err) {
+      log.error({ err, copyId }, "server stop failed");
+      throw err;
+    }
+    await db().jupyterServer.deleteMany({ where: { copyId } });
+    log.info({ copyId, reason }, "server stopped");
+  }
+  if (note) live.set(copyId, { progress: { progress: 0, message: "" }, error: note });
+}
+
+/** Admin view: every server with its student, activity and activity dates. */
+export async function listServers() {
+  const rows = await db().jupyterServer.findMany({
+    orderBy: { startedAt: "desc" },
+    include: { copy: { select: { id: true, student: { select: { name: true, username: true } }, activity: { select: { title: true } } } } },
+  });
+  return Promise.all(
+    rows.map(async (r) => ({
+      copyId: r.copyId,
+      student: r.copy.student.name,
+      username: r.copy.student.username,
+      activity: r.copy.activity.title,
+      backend: r.backend,
+      status: r.status,
+      startedAt: r.startedAt,
+      lastActivity: r.lastActivity,
+      memoryMb: r.status === "running" ? await memoryOf(r.state) : null,
+    })),
+  );
+}
+
+/**
+ * One pass of housekeeping: servers that died are removed (their route too) and the student is told why next time;
+ * idle servers (no proxy traffic and no Jupyter activity for CARNET_IDLE_TIMEOUT_MIN) and servers older than
+ * CARNET_MAX_AGE_HOURS are stopped; the proxy's table is made equal to the running servers.
+ */
+export async function reconcile(now = new Date()): Promise<{ removed: string[]; culled: string[] }> {
+  const e = env();
+  const removed: string[] = [];
+  const culled: string[] = [];
+  const routes = await proxyClient().listRoutes().catch(() => null);
+  const rows = await db().jupyterServer.findMany({ where: { status: "running" }, include: { copy: { select: { id: true, uid: true, studentId: true, activity: { select: { ownerId: true } } } } } });
+  for (const row of rows) {
+    const s = spawnerFor(row.copy, row);
+    const p = await s.poll().catch(() => ({ running: true as const }));
+    if (!p.running) {
+      removed.push(row.copyId);
+      const oom = "oomKilled" in p && p.oomKilled;
+      await cleanup(row.copyId, oom ? "oom" : "died", oom
+        ? "Votre programme a utilisé plus de mémoire que permis : le serveur a été arrêté. Votre dernier enregistrement est intact ; rouvrez le carnet."
+        : "Votre serveur s'est arrêté. Votre dernier enregistrement est intact ; rouvrez le carnet.").catch(() => undefined);
+      continue;
+    }
+    const prefix = routePrefix(row.copyId);
+    let last = row.lastActivity;
+    const routeLast = routes?.[prefix]?.lastActivity ? new Date(routes[prefix].lastActivity) : null;
+    if (routeLast && routeLast > last) last = routeLast;
+    if (row.target) {
+      const jl = await lastActivity(row.target, prefix, row.token).catch(() => null);
+      if (jl && jl > last) last = jl;
+    }
+    if (last > row.lastActivity) await db().jupyterServer.update({ where: { id: row.id }, data: { lastActivity: last } });
+    const idle = now.getTime() - last.getTime() > e.CARNET_IDLE_TIMEOUT_MIN * 60_000;
+    const old = now.getTime() - row.startedAt.getTime() > e.CARNET_MAX_AGE_HOURS * 3_600_000;
+    if (idle || old) {
+      culled.push(row.copyId);
+      await cleanup(row.copyId, idle ? "idle" : "max age").catch((err) => log.error({ err }, "cull failed"));
+    } else if (routes && !routes[prefix] && row.target) {
+      // The proxy lost this route (e.g. restarted without its file): give it back.
+      await proxyClient().addRoute(prefix, { target: row.target, token: row.token, copyId: row.copyId, users: [row.copy.studentId, row.copy.activity.ownerId] }).catch(() => undefined);
+    }
+  }
+  if (routes) {
+    const wanted = new Set(rows.filter((r) => !removed.includes(r.copyId) && !culled.includes(r.copyId)).map((r) => routePrefix(r.copyId)));
+    for (const prefix of Object.keys(routes)) if (!wanted.has(prefix)) await proxyClient().removeRoute(prefix).catch(() => undefined);
+  }
+  return { removed, culled };
+}
+
+/**
+ * At portal start: adopt the servers the database knows that still run, stop those nobody owns (orphans), forget
+ * rows whose server is gone, then reconcile on a timer.
+ */
+export async function adoptAndWatch(intervalMs = 30_000): Promise<void> {
+  const backend = backendName();
+  const managed = await listManaged(backend, backendOptions()).catch((err) => {
+    log.warn({ err, backend }, "cannot list servers (backend unreachable?)");
+    return [];
+  });
+  const rows = await db().jupyterServer.findMany({ include: { copy: { select: { id: true, uid: true } } } });
+  const known = new Map(rows.map((r) => [r.copyId, r]));
+  for (const m of managed) {
+    const row = known.get(m.id);
+    if (!row || row.status !== "running") {
+      log.info({ copyId: m.id }, "stopping orphan server");
+      const s = createSpawner(m.backend, { id: m.id, baseUrl: routePrefix(m.id), workDir: copyDir(m.id), token: "-", memoryMb: 1, cpus: 1 }, backendOptions());
+      s.loadState(m.state);
+      await s.stop().catch((err) => log.warn({ err }, "orphan stop failed"));
+      if (row) await db().jupyterServer.deleteMany({ where: { copyId: m.id } });
+    }
+  }
+  for (const r of rows) if (r.status === "starting") await cleanup(r.copyId, "interrupted start").catch(() => undefined);
+  await reconcile().catch((err) => log.warn({ err }, "first reconcile failed"));
+  const timer = setInterval(() => void reconcile().catch((err) => log.warn({ err }, "reconcile failed")), intervalMs);
+  timer.unref();
+}
+
+registerServerStopper((copyId) => stopServer(copyId, "copy deleted"));
