@@ -41,6 +41,8 @@ ensure_packages() {
   command -v dockerd >/dev/null || missing+=(docker.io)
   command -v docker >/dev/null || missing+=(docker.io)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
+  # The spawner's "socket" network mode forwards 127.0.0.1:<port> to each container's unix socket with socat.
+  command -v socat >/dev/null || missing+=(socat)
   if ((${#missing[@]})); then
     [[ $EUID -eq 0 ]] || die "need root to install ${missing[*]}"
     command -v apt-get >/dev/null || die "not Debian: install ${missing[*]} yourself"

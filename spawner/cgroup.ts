@@ -140,5 +140,7 @@ export async function destroyCage(cage: Cage): Promise<void> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
+    // The instance's parent group goes when its last server does; others may still be in it.
+    await rmdir(path.dirname(dir)).catch(() => undefined);
   }
 }
