@@ -17,7 +17,6 @@ import { PageHeader } from "@/components/ui/PageHeader";
 import { ButtonAnchor } from "@/components/ui/Button";
 import { BackLink } from "@/components/ui/BackLink";
 import { Alert } from "@/components/ui/Alert";
-import { Card } from "@/components/ui/Card";
 import { formatDateTime } from "@/components/ui/format";
 import { fileUrl } from "@/components/copies/file-url";
 
@@ -91,14 +90,13 @@ export default async function CopyPage({ params }: { params: Promise<{ id: strin
         </Alert>
       ) : null}
 
-      <Card className="overflow-x-auto p-3 sm:p-6" aria-label={`Notebook : ${path.posix.basename(copy.notebookPath)}`}>
-        <p className="mb-4 flex items-center gap-2 text-sm text-slate-500">
-          <span aria-hidden="true">📄</span>
-          <span className="break-all">{copy.notebookPath}</span>
-          <span>· lecture seule</span>
+      <section aria-label={`Notebook : ${path.posix.basename(copy.notebookPath)}`} className="space-y-2">
+        <p className="flex flex-wrap items-center gap-x-2 text-sm text-slate-600">
+          <span className="break-all font-medium text-slate-700">{copy.notebookPath}</span>
+          <span>· aperçu en lecture seule</span>
         </p>
         {html !== null ? <NotebookView html={html} /> : <Alert tone="error">{problem}</Alert>}
-      </Card>
+      </section>
     </>
   );
 }
