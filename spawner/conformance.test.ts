@@ -230,7 +230,7 @@ describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
       await b.spawner.stop();
     });
 
-    it.skipIf(name !== "docker")("docker: no outbound network unless allowNetwork; read-only mounts are read-only", async () => {
+    it.skipIf(name !== "docker")("docker: no outbound network by default (socket mode); read-only mounts are read-only", async () => {
       const shared = path.join(base, `shared-${name}`);
       mkdirSync(shared, { recursive: true });
       writeFileSync(path.join(shared, "data.csv"), "a,b\n1,2\n");
