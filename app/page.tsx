@@ -32,11 +32,11 @@ export default async function Home() {
         </Card>
       ) : (
         <p className="text-center text-slate-600">
-          Vous êtes professeur ?{" "}
+          Déjà un compte&nbsp;?{" "}
           <a href="/connexion" className="font-medium text-sky-800 underline underline-offset-4">
             Connectez-vous
           </a>{" "}
-          pour partager une activité.
+          pour retrouver vos activités ou vos copies.
         </p>
       )}
     </div>

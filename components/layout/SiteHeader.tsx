@@ -32,10 +32,10 @@ export function SiteHeader({ user }: { user: Pick<User, "name" | "role"> | null 
             </Link>
           </nav>
         ) : null}
-        <div className="ml-auto flex items-center gap-3">
+        <div className="ml-auto flex items-center gap-2">
           {user ? (
             <>
-              <span className="hidden text-slate-600 sm:inline" title="Connecté(e)">
+              <span className="hidden text-slate-600 lg:inline" title="Connecté(e)">
                 {user.name}
               </span>
               <form action={signOutAction}>
