@@ -5,6 +5,7 @@
  * Culling and crashes never touch the student's files: only the server goes.
  */
 import fs from "node:fs/promises";
+import path from "node:path";
 import { db } from "../db";
 import { env } from "../env";
 import { AppError, notFound } from "../errors";
@@ -111,10 +112,14 @@ async function startInBackground(copy: { id: string; uid: number; studentId: str
   })().catch(() => undefined);
   try {
     await fs.access(copyDir(copy.id));
+    await traversableDataDir();
     const { url: target } = await withTimeout(spawner.start(), timeoutMs, "start");
     await db().jupyterServer.update({ where: { copyId: copy.id }, data: { state: spawner.getState() as object, target } });
     entry.progress = { progress: 80, message: "Démarrage de Python…" };
-    await waitForReady(target, routePrefix(copy.id), token, { timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)) });
+    await waitForReady(target, routePrefix(copy.id), token, {
+      timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)),
+      isAlive: async () => (await spawner.poll()).running,
+    });
     await proxyClient().addRoute(routePrefix(copy.id), { target, token, copyId: copy.id, users: [copy.studentId, copy.activity.ownerId] });
     await db().jupyterServer.update({ where: { copyId: copy.id }, data: { status: "running", readyAt: new Date(), lastActivity: new Date() } });
     entry.progress = { progress: 100, message: "Votre carnet est prêt." };
@@ -129,6 +134,18 @@ async function startInBackground(copy: { id: string; uid: number; studentId: str
     await spawner.stop().catch((e) => log.warn({ err: e, copyId: copy.id }, "cleanup after failed start"));
     await proxyClient().removeRoute(routePrefix(copy.id)).catch(() => undefined);
     await db().jupyterServer.deleteMany({ where: { copyId: copy.id } });
+  }
+}
+
+/**
+ * Each student's server runs under its own uid and must reach its copy folder: the data directory and copies/
+ * are made traversable (0711: enter, not list), the copy folders themselves stay private to their uid.
+ */
+async function traversableDataDir() {
+  if (process.getuid?.() !== 0) return;
+  for (const dir of [env().dataDir, path.dirname(copyDir("x"))]) {
+    const st = await fs.stat(dir);
+    if ((st.mode & 0o001) === 0) await fs.chmod(dir, (st.mode & 0o770) | 0o711);
   }
 }
 
