@@ -31,6 +31,8 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
+  // The portal's log, for diagnosing a failure (Auth.js logs refused sign-ins there).
+  if (stack) fs.writeFileSync(path.join(os.tmpdir(), "carnet-sso-e2e.log"), stack.logs());
   await stack?.stop();
   await Promise.all([cas?.stop(), oidc?.stop()]);
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -56,7 +58,7 @@ test("a teacher signs in through CAS and creates an activity", async ({ page }) 
   await page.goto(`${stack.url}/activites/nouvelle`);
   await page.getByLabel("Titre").fill("Suites numériques");
   await page.locator('input[name="notebook"]').setInputFiles(nb);
-  await page.locator('form button[type="submit"]').first().click();
+  await page.locator('form:has(input[name="notebook"]) button[type="submit"]').click();
   await expect(page).toHaveURL(/\/activites\/[^/]+\?nouvelle=1/);
   activityUrl = page.url().split("?")[0]!;
   shareUrl = await page.getByTestId("share-url").inputValue();
