@@ -35,7 +35,10 @@ export interface Stack {
   token(username: string): Promise<string>;
   /** Runs `./carnet <args>` against this stack. */
   cli(args: string[], stdin?: string): Promise<string>;
-  /** Restarts only the Next.js part (the proxy keeps running), as a portal redeploy would. */
+  /** Kills the Next.js process (the supervisor restarts it; the proxy keeps running), as a portal redeploy would. */
+  restartPortal(): Promise<void>;
+  /** Kills the proxy process (the supervisor restarts it). */
+  restartProxy(): Promise<void>;
   stop(): Promise<void>;
   logs(): string;
 }
@@ -88,6 +91,24 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     });
   });
 
+  const runFile = path.join(dataDir, "run", "portal.json");
+  /** Kills one child of the supervisor and waits until its replacement answers. */
+  const restart = async (which: "nextPid" | "proxyPid") => {
+    const before = JSON.parse(fs.readFileSync(runFile, "utf8")) as Record<string, number>;
+    process.kill(before[which]!, "SIGKILL");
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      const now = JSON.parse(fs.readFileSync(runFile, "utf8")) as Record<string, number>;
+      if (now[which] === before[which]) continue;
+      const ok =
+        which === "nextPid"
+          ? await fetch(`http://127.0.0.1:${env.CARNET_INTERNAL_PORT}/api/v1/health`).then((r) => r.ok, () => false)
+          : await fetch(`${url}/api/v1/health`).then((r) => r.ok, () => false);
+      if (ok) return;
+    }
+    throw new Error(`${which} did not come back:\n${out}`);
+  };
   const cli = async (args: string[], stdin?: string) => {
     const p = exec(process.execPath, ["--import", "tsx", "server/cli/main.ts", ...args], { cwd: root, env: env as NodeJS.ProcessEnv });
     if (stdin !== undefined) {
@@ -110,6 +131,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       return cli(["token", "create", username]);
     },
     logs: () => out,
+    restartPortal: () => restart("nextPid"),
+    restartProxy: () => restart("proxyPid"),
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));

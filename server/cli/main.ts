@@ -111,37 +111,55 @@ async function start() {
     PORT: String(e.PORT),
     NEXT_TELEMETRY_DISABLED: "1",
   };
-  const children: ChildProcess[] = [];
+  // A small supervisor: Next.js and the proxy are separate processes; either one that dies is restarted alone
+  // (a redeploy of the portal does not cut open notebooks), unless it keeps dying.
+  const children = new Map<string, ChildProcess>();
+  const deaths: number[] = [];
   let stopping = false;
   const stopAll = (code: number) => {
     if (stopping) return;
     stopping = true;
-    for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+    const alive = [...children.values()].filter((c) => c.exitCode === null && c.signalCode === null);
+    for (const c of alive) c.kill("SIGTERM");
     setTimeout(() => {
-      for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+      for (const c of alive) if (c.exitCode === null) c.kill("SIGKILL");
       fs.rmSync(runFile(e), { force: true });
       process.exit(code);
-    }, 5000).unref();
-    Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once("exit", r))))).then(() => {
+    }, 8000).unref();
+    Promise.all(alive.map((c) => new Promise((r) => c.once("exit", r)))).then(() => {
       fs.rmSync(runFile(e), { force: true });
       process.exit(code);
     });
+  };
+  const writeRunFile = () => {
+    fs.mkdirSync(path.dirname(runFile(e)), { recursive: true });
+    fs.writeFileSync(
+      runFile(e),
+      JSON.stringify({ pid: process.pid, nextPid: children.get("next")?.pid, proxyPid: children.get("proxy")?.pid, internalPort: e.internalPort, publicUrl: e.publicUrl }),
+    );
   };
   const launch = (name: string, cmd: string, args: string[]) => {
     const c = spawn(cmd, args, { cwd: root, env: childEnv, stdio: ["ignore", "inherit", "inherit"] });
     c.on("exit", (code, signal) => {
-      if (!stopping) {
-        console.error(`carnet: ${name} s'est arrêté (${signal ?? code}) ; arrêt du portail.`);
-        stopAll(code || 1);
+      if (stopping) return;
+      const now = Date.now();
+      deaths.push(now);
+      while (deaths.length && deaths[0]! < now - 60_000) deaths.shift();
+      if (deaths.length > 5) {
+        console.error(`carnet: ${name} s'arrête sans cesse (${signal ?? code}) ; arrêt du portail.`);
+        return stopAll(1);
       }
+      console.error(`carnet: ${name} s'est arrêté (${signal ?? code}) ; redémarrage.`);
+      setTimeout(() => {
+        if (!stopping) launch(name, cmd, args);
+      }, 500);
     });
-    children.push(c);
+    children.set(name, c);
+    writeRunFile();
     return c;
   };
-  const next = launch("Next.js", process.execPath, [path.join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(e.internalPort), "-H", "127.0.0.1"]);
+  launch("next", process.execPath, [path.join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(e.internalPort), "-H", "127.0.0.1"]);
   launch("proxy", process.execPath, ["--import", "tsx", path.join(root, "proxy/main.ts")]);
-  fs.mkdirSync(path.dirname(runFile(e)), { recursive: true });
-  fs.writeFileSync(runFile(e), JSON.stringify({ pid: process.pid, nextPid: next.pid, internalPort: e.internalPort, publicUrl: e.publicUrl }));
   process.on("SIGINT", () => stopAll(0));
   process.on("SIGTERM", () => stopAll(0));
 
