@@ -49,7 +49,7 @@ export interface StackOptions {
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  if (!fs.existsSync(path.join(root, ".next/BUILD_ID")))
+  if (!fs.existsSync(path.join(root, process.env.CARNET_NEXT_DIST_DIR || ".next", "BUILD_ID")))
     throw new Error("No production build: run `./carnet test` (or `npx next build`) first.");
   const port = await freePort();
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "carnet-e2e-"));
