@@ -49,8 +49,10 @@ export interface StackOptions {
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  if (!fs.existsSync(path.join(root, process.env.CARNET_NEXT_DIST_DIR || ".next", "BUILD_ID")))
-    throw new Error("No production build: run `./carnet test` (or `npx next build`) first.");
+  // Several builds can live side by side (CARNET_NEXT_DIST_DIR, see next.config.js): use the one asked for.
+  const distDir = opts.env?.CARNET_NEXT_DIST_DIR || process.env.CARNET_NEXT_DIST_DIR || ".next";
+  if (!fs.existsSync(path.join(root, distDir, "BUILD_ID")))
+    throw new Error(`No production build in ${distDir}: run \`./carnet test\` (or \`npx next build\`) first.`);
   const port = await freePort();
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "carnet-e2e-"));
   const url = `http://127.0.0.1:${port}`;
@@ -65,6 +67,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     CARNET_PUBLIC_URL: url,
     CARNET_DATA_DIR: dataDir,
     ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+    ...(distDir !== ".next" ? { CARNET_NEXT_DIST_DIR: distDir } : {}),
     ...opts.env,
   };
   let out = "";
