@@ -2,6 +2,8 @@
  * The core portal, end to end in Chromium against the real stack (proxy + Next production build + PGlite):
  * a teacher shares a notebook, two students get their own copies, the dashboard and the zip show both, an
  * anonymous visitor is sent to sign in and back to the link, and students cannot see what is not theirs.
+ * Screenshots for the README: `UPDATE_SCREENSHOTS=1 npx playwright test e2e/portal.spec.ts` writes them to docs/img;
+ * otherwise they go to the test's output folder (so that a test run leaves the working tree clean).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -13,7 +15,8 @@ const CORPUS = "/work/shared/corpus/courses/premiere_nsi/T5_Traitement_de_donnee
 const NOTEBOOK_NAME = "Exercice élève n°1 l'été.ipynb";
 const CSV_NAME = "exemple.csv";
 const PASSWORD = "un-mot-de-passe-solide-42";
-const IMG = path.resolve(import.meta.dirname, "../docs/img");
+const DOCS_IMG = path.resolve(import.meta.dirname, "../docs/img");
+const screenshotPath = (name: string, outputPath: (n: string) => string) => (process.env.UPDATE_SCREENSHOTS ? path.join(DOCS_IMG, name) : outputPath(name));
 
 let stack: Stack;
 
@@ -146,7 +149,7 @@ test("a teacher shares a notebook, each student gets their own copy", async ({ b
   // Opening the link again reuses the copy.
   expect(await openLink(alice.page, shareUrl)).toBe(aliceCopy);
   await expectRenderedNotebook(alice.page);
-  await alice.page.screenshot({ path: path.join(IMG, "copie-eleve.png") });
+  await alice.page.screenshot({ path: screenshotPath("copie-eleve.png", (n) => testInfo.outputPath(n)) });
 
   // The annex is served to the copy's student, with headers that keep its content inert...
   const own = await alice.page.request.get(`${stack.url}/copies/${aliceCopy}/fichiers/${CSV_NAME}`);
@@ -221,7 +224,7 @@ test("a teacher shares a notebook, each student gets their own copy", async ({ b
 
   await teacher.getByRole("heading", { name: "Copies des élèves" }).scrollIntoViewIfNeeded();
   await teacher.evaluate(() => window.scrollTo(0, 0));
-  await teacher.screenshot({ path: path.join(IMG, "dashboard.png"), fullPage: true });
+  await teacher.screenshot({ path: screenshotPath("dashboard.png", (n) => testInfo.outputPath(n)), fullPage: true });
 
   // ---- Someone not signed in opens the link: sign in first, then back to the link, then their copy.
   const anon = await browser.newContext();
