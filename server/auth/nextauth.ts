@@ -90,14 +90,21 @@ export const { handlers, auth, signIn, signOut } = NextAuth(() => {
   };
 });
 
-/** Returns `url` if it stays on Carnet's origin, else the home page. */
-export function safeRedirect(url: string, baseUrl: string): string {
+/**
+ * Returns `url` if it stays on Carnet, else the home page. The public URL is the base, whatever origin Next.js saw
+ * behind the proxy: a target on the internal address (127.0.0.1/localhost at CARNET_INTERNAL_PORT) is brought back
+ * onto the public origin, path kept.
+ */
+export function safeRedirect(url: string, _baseUrl?: string): string {
+  const base = env().publicUrl;
   try {
-    if (url.startsWith("/") && !url.startsWith("//") && !url.startsWith("/\\")) return new URL(url, baseUrl).toString();
+    if (url.startsWith("/") && !url.startsWith("//") && !url.startsWith("/\\")) return new URL(url, base).toString();
     const u = new URL(url);
-    if (u.origin === new URL(baseUrl).origin) return u.toString();
+    if (u.origin === new URL(base).origin) return u.toString();
+    const internal = ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname) && Number(u.port) === env().internalPort;
+    if (internal) return new URL(u.pathname + u.search + u.hash, base).toString();
   } catch {
     /* fall through */
   }
-  return baseUrl;
+  return base + "/";
 }
