@@ -1,0 +1,82 @@
+/**
+ * Isolation of live servers, against the real stack (proxy + Next.js production build + real Jupyter):
+ * another student gets 404 on a student's server over HTTP and over the kernel WebSocket, the activity's teacher
+ * gets in, and a WebSocket upgrade carrying the student's own session cookie but a foreign Origin is refused
+ * (a foreign page must not run code in a student's kernel).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, type Stack } from "@/e2e/stack";
+import { createActivity, kernelWsUrl, KernelSocket, openCopy, PASSWORD, sessionCookie, startKernel, startServer, tryUpgrade } from "./live-test-helpers";
+
+describe("live servers: who gets in", () => {
+  let stack: Stack;
+  let pats: Record<"prof" | "alice" | "bob", string>;
+  let copyId: string;
+  let kernelId: string;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    await stack.addUser("prof", "teacher", PASSWORD, "Marie Durand");
+    await stack.addUser("alice", "student", PASSWORD, "Alice Martin", "2nde 3");
+    await stack.addUser("bob", "student", PASSWORD, "Bob Léger", "2nde 3");
+    pats = { prof: await stack.token("prof"), alice: await stack.token("alice"), bob: await stack.token("bob") };
+    const activity = await createActivity(stack, pats.prof);
+    copyId = await openCopy(stack, pats.alice, activity.code);
+    await openCopy(stack, pats.bob, activity.code); // Bob has a copy of his own: he is a member of the activity.
+    await startServer(stack, pats.alice, copyId);
+    kernelId = await startKernel(stack, pats.alice, copyId);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const contents = () => `${stack.url}/nb/${copyId}/api/contents`;
+
+  it("the student and the teacher reach the server over HTTP, another student gets 404", async () => {
+    expect((await fetch(contents(), { headers: { authorization: `Bearer ${pats.alice}` } })).status).toBe(200);
+    expect((await fetch(contents(), { headers: { authorization: `Bearer ${pats.prof}` } })).status).toBe(200);
+    const bob = await fetch(contents(), { headers: { authorization: `Bearer ${pats.bob}` } });
+    expect(bob.status).toBe(404);
+    expect(await bob.text()).not.toContain("ipynb");
+    // With Bob's browser session too, and on the server API of the portal.
+    const bobCookie = await sessionCookie(stack, "bob");
+    expect((await fetch(contents(), { headers: { cookie: bobCookie } })).status).toBe(404);
+    expect((await fetch(`${stack.url}/api/v1/copies/${copyId}/server`, { headers: { authorization: `Bearer ${pats.bob}` } })).status).toBe(404);
+    // Anonymous: sent to sign in, nothing from Jupyter.
+    const anon = await fetch(contents(), { redirect: "manual" });
+    expect([302, 303, 307, 401, 404]).toContain(anon.status);
+  });
+
+  it("another student gets 404 on the kernel WebSocket; the student and the teacher run code", async () => {
+    const url = kernelWsUrl(stack, copyId, kernelId);
+    expect(await tryUpgrade(url, { authorization: `Bearer ${pats.bob}` })).toBe(404);
+    const bobCookie = await sessionCookie(stack, "bob");
+    expect(await tryUpgrade(url, { cookie: bobCookie, origin: stack.url })).toBe(404);
+
+    for (const who of ["alice", "prof"] as const) {
+      const cookie = await sessionCookie(stack, who);
+      const k = await KernelSocket.open(url, { cookie, origin: stack.url });
+      const r = await k.execute("print(6 * 7)");
+      k.close();
+      expect(r).toMatchObject({ status: "ok", text: "42\n" });
+    }
+  });
+
+  it("a WebSocket upgrade with the student's cookie from a foreign Origin is refused", async () => {
+    const url = kernelWsUrl(stack, copyId, kernelId);
+    const cookie = await sessionCookie(stack, "alice");
+    expect(await tryUpgrade(url, { cookie, origin: "https://evil.example" })).toBe(403);
+    expect(await tryUpgrade(url, { cookie, origin: "null" })).toBe(403);
+    expect(await tryUpgrade(url, { cookie })).toBe(403); // no Origin at all
+    // Same origin with the same cookie: accepted (the refusal above is about the Origin, not the cookie).
+    expect(await tryUpgrade(url, { cookie, origin: stack.url })).toBe("open");
+    // And a forged state-changing HTTP request (start a kernel) is refused the same way.
+    const forged = await fetch(`${stack.url}/nb/${copyId}/api/kernels`, {
+      method: "POST",
+      headers: { cookie, origin: "https://evil.example", "content-type": "application/json" },
+      body: JSON.stringify({ name: "python3" }),
+    });
+    expect(forged.status).toBe(403);
+  });
+});
