@@ -18,7 +18,8 @@ export function wantsHtml(req: IncomingMessage): boolean {
 }
 
 function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  // Attributes are always double-quoted, so apostrophes (frequent in French) can stay as they are.
+  return s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function page(title: string, body: string): string {

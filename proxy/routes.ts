@@ -106,12 +106,12 @@ export class RouteStore {
   match(pathname: string): Route | undefined {
     // Walk from the longest candidate prefix down: each candidate ends with "/".
     let end = pathname.lastIndexOf("/");
-    while (end >= 0) {
+    while (end > 0) {
       const route = this.routes.get(pathname.slice(0, end + 1));
       if (route) return route;
       end = pathname.lastIndexOf("/", end - 1);
     }
-    return undefined;
+    return end === 0 ? this.routes.get("/") : undefined;
   }
 
   /** Adds or replaces one route (idempotent); keeps the last activity of a replaced route. Resolves once on disk. */
