@@ -17,6 +17,7 @@ import { createSpawner, listManaged, waitForReady, lastActivity, type Spawner, t
 import { routePrefix } from "@/proxy/client";
 import { backendName, backendOptions, notebookUrl, proxyClient } from "./config";
 import { registerServerStopper } from "./hooks";
+import { serverUsage } from "./usage";
 import type { User } from "../generated/prisma/client";
 
 const log = logger.child({ part: "servers" });
@@ -162,6 +163,7 @@ export async function serverStatus(user: User, copyId: string) {
   const l = live.get(copy.id);
   const row = copy.server;
   const status: ServerStatus = l?.starting ? "starting" : ((row?.status as ServerStatus | undefined) ?? "stopped");
+  const usage = row?.status === "running" ? await serverUsage(row.backend, row.state) : null;
   return {
     status,
     url: notebookUrl(copy.id, copy.notebookPath),
@@ -170,37 +172,15 @@ export async function serverStatus(user: User, copyId: string) {
     error: status === "stopped" ? (l?.error ?? null) : null,
     startedAt: row?.startedAt ?? null,
     lastActivity: row?.lastActivity ?? null,
-    memoryMb: row?.status === "running" ? await memoryOf(row.state) : null,
+    memoryMb: usage?.memoryMb ?? null,
+    // A kernel killed for memory leaves the server running (Jupyter restarts the kernel): say why it happened.
+    notice: usage && usage.oomKills > 0 ? memoryNotice() : null,
   };
 }
 
-/** Resident memory of a local server and its kernels (MiB), from /proc; null when unknown. */
-async function memoryOf(state: unknown): Promise<number | null> {
-  const pid = (state as { pid?: unknown } | null)?.pid;
-  if (typeof pid !== "number") return null;
-  try {
-    const all = await fs.readdir("/proc");
-    const parent = new Map<number, number>();
-    for (const d of all) {
-      if (!/^\d+$/.test(d)) continue;
-      const stat = await fs.readFile(`/proc/${d}/stat`, "utf8").catch(() => "");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      parent.set(Number(d), ppid);
-    }
-    const tree = new Set([pid]);
-    for (let grew = true; grew; ) {
-      grew = false;
-      for (const [p, pp] of parent) if (!tree.has(p) && tree.has(pp)) (tree.add(p), (grew = true));
-    }
-    let kb = 0;
-    for (const p of tree) {
-      const st = await fs.readFile(`/proc/${p}/status`, "utf8").catch(() => "");
-      kb += Number(/VmRSS:\s+(\d+)/.exec(st)?.[1] ?? 0);
-    }
-    return Math.round(kb / 1024);
-  } catch {
-    return null;
-  }
+/** What the student reads when their program went over the memory limit. */
+export function memoryNotice(): string {
+  return `Votre programme a utilisé plus de mémoire que permis (${env().CARNET_SERVER_MEMORY_MB} Mo) : Python a été arrêté puis redémarré, les variables sont perdues. Votre dernier enregistrement est intact ; relancez vos cellules.`;
 }
 
 /** Stops the copy's server if `user` may; idempotent. */
@@ -239,7 +219,9 @@ export async function listServers() {
     include: { copy: { select: { id: true, student: { select: { name: true, username: true } }, activity: { select: { title: true } } } } },
   });
   return Promise.all(
-    rows.map(async (r) => ({
+    rows.map(async (r) => {
+      const usage = r.status === "running" ? await serverUsage(r.backend, r.state) : null;
+      return {
       copyId: r.copyId,
       student: r.copy.student.name,
       username: r.copy.student.username,
@@ -248,8 +230,10 @@ export async function listServers() {
       status: r.status,
       startedAt: r.startedAt,
       lastActivity: r.lastActivity,
-      memoryMb: r.status === "running" ? await memoryOf(r.state) : null,
-    })),
+      memoryMb: usage?.memoryMb ?? null,
+      oomKills: usage?.oomKills ?? 0,
+      };
+    }),
   );
 }
 
