@@ -328,6 +328,13 @@ describe("notebook access", () => {
   it("everything else goes to the portal (HTTP and WebSocket), except /api/internal", async () => {
     const page = await browser("/copies/abc", { cookie: cookieA });
     expect(page.text).toBe("portal:/copies/abc");
+    const seen = JSON.parse(
+      (await browser("/headers", { cookie: cookieA, headers: { "x-forwarded-host": "evil.example", "x-forwarded-proto": "https" } })).text,
+    ) as Record<string, string>;
+    expect(seen.cookie).toBe(cookieA); // the portal needs its session cookie
+    expect(seen["x-forwarded-host"]).toBe(new URL(base).host);
+    expect(seen["x-forwarded-proto"]).toBe("http");
+    expect(seen.host).toBe(new URL(base).host);
     expect((await browser("/api/internal/whoami", { method: "POST", body: "{}" })).res.status).toBe(404);
     expect((await browser("/api//Internal/whoami", { method: "POST", body: "{}" })).res.status).toBe(404);
     const r = await openWs(`${wsBase}/_next/webpack-hmr`, { origin });

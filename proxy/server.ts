@@ -62,7 +62,26 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, timeout: 60_000 });
   // Two proxies: the portal's responses go through untouched; Jupyter's are rewritten (token masking).
-  const portalProxy = createProxyServer({ target: portalUrl, ws: true, agent, xfwd: true });
+  const portalProxy = createProxyServer({ target: portalUrl, ws: true, agent });
+  const publicUrl = new URL(config.publicUrl);
+  const forwarded = {
+    host: publicUrl.host,
+    proto: publicUrl.protocol.replace(":", ""),
+    port: publicUrl.port || (publicUrl.protocol === "https:" ? "443" : "80"),
+  };
+  /**
+   * X-Forwarded-* for the portal. Host, proto and port come from CARNET_PUBLIC_URL, never from the client
+   * (next-auth builds its URLs from them); X-Forwarded-For gets the peer appended, as usual.
+   */
+  function setForwardedHeaders(req: http.IncomingMessage): void {
+    delete req.headers["x-carnet-proxy-secret"];
+    const peer = req.socket.remoteAddress ?? "";
+    const xff = req.headers["x-forwarded-for"];
+    req.headers["x-forwarded-for"] = xff ? `${String(xff)}, ${peer}` : peer;
+    req.headers["x-forwarded-host"] = forwarded.host;
+    req.headers["x-forwarded-proto"] = forwarded.proto;
+    req.headers["x-forwarded-port"] = forwarded.port;
+  }
   const nbProxy = createProxyServer({ ws: true, agent, selfHandleResponse: true, proxyTimeout: 300_000 });
 
   /** The route a request to /nb/ was authorized for. */
@@ -116,7 +135,7 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
     const pathname = pathOf(rawUrl);
     if (isNotebookPath(pathname)) return onNotebookRequest(req, res, rawUrl, pathname);
     if (isInternalPortalPath(pathname)) return sendJsonError(res, 404, "not_found", "Introuvable.");
-    delete req.headers["x-carnet-proxy-secret"];
+    setForwardedHeaders(req);
     portalProxy.web(req, res, {}, (err) => {
       log.warn({ err: errInfo(err), path: pathname }, "portal unreachable");
       if (!res.headersSent) sendPortalDown(req, res);
@@ -206,7 +225,7 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
     const pathname = pathOf(rawUrl);
     if (!isNotebookPath(pathname)) {
       if (isInternalPortalPath(pathname)) return rejectUpgrade(socket, 404, "not_found", "Introuvable.");
-      delete req.headers["x-carnet-proxy-secret"];
+      setForwardedHeaders(req);
       portalProxy.ws(req, socket, head, {}, (err) => {
         log.debug({ err: errInfo(err), path: pathname }, "portal WebSocket error");
         if (!upgraded.has(req)) rejectUpgrade(socket, 502, "bad_gateway", "Carnet redémarre.");

@@ -157,6 +157,10 @@ export class StandInPortal {
         });
         return;
       }
+      if (req.url === "/headers") {
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(req.headers));
+        return;
+      }
       res.writeHead(200, { "content-type": "text/plain" }).end(`portal:${req.url}`);
     });
     const wss = new WebSocketServer({ server });
