@@ -100,6 +100,8 @@ export async function startJupyter(opts: { baseUrl: string; token: string; files
     });
   } catch (err) {
     child.kill("SIGKILL");
+    await exited;
+    await fs.rm(home, { recursive: true, force: true });
     throw err;
   }
   return {
