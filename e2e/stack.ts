@@ -138,6 +138,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     restartProxy: () => restart("proxyPid"),
     async stop() {
       if (child.exitCode !== null) return;
+      // Students' servers outlive a portal stop by design (they are adopted at the next start): tests stop them.
+      await cli(["servers", "stop-all"]).catch((e) => console.warn(`servers stop-all failed: ${e}`));
       const exited = new Promise((r) => child.once("exit", r));
       try {
         process.kill(-child.pid!, "SIGTERM");

@@ -34,7 +34,7 @@ describe("configuration", () => {
   it("./carnet stops with that message and exit code 2 on a bad value", () => {
     const r = spawnSync(process.execPath, ["--import", "tsx", "server/cli/main.ts", "migrate"], {
       cwd: path.resolve(import.meta.dirname, ".."),
-      env: { PATH: process.env.PATH, CARNET_DATA_DIR: dataDir, CARNET_MAX_NOTEBOOK_MB: "-3" },
+      env: { NODE_ENV: "test", PATH: process.env.PATH, CARNET_DATA_DIR: dataDir, CARNET_MAX_NOTEBOOK_MB: "-3" },
       encoding: "utf8",
     });
     expect(r.status).toBe(2);

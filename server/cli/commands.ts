@@ -31,6 +31,7 @@ export const USAGE = `Usage : ./carnet <commande>
   token create <identifiant> [--name "nom du jeton"]
   seed                          ajoute des données de démonstration (enseignant, 3 élèves, une activité)
   migrate                       applique les migrations de la base
+  servers stop-all              arrête tous les serveurs Jupyter des élèves (les fichiers restent)
 Variables : PORT, CARNET_DATA_DIR, DATABASE_URL… (voir docs/configuration.md)`;
 
 /** Runs one command; returns what to print. Throws AppError for bad usage. */
@@ -54,6 +55,10 @@ export async function runCommand({ argv, stdin }: CommandInput): Promise<string>
     return token;
   }
   if (a === "seed") return seedDemo();
+  if (a === "servers" && b === "stop-all") {
+    const { stopAllServers } = await import("../servers/orchestrator");
+    return `${await stopAllServers()} serveur(s) arrêté(s) ; les fichiers des élèves sont intacts.`;
+  }
   if (a === "migrate") return "Base à jour.";
   throw new AppError("bad_request", USAGE);
 }

@@ -314,3 +314,23 @@ export async function adoptAndWatch(intervalMs = 30_000): Promise<void> {
 }
 
 registerServerStopper((copyId) => stopServer(copyId, "copy deleted"));
+
+/**
+ * Stops every server of this instance: those the database knows, then any other the backend still has (orphans).
+ * For maintenance (`./carnet servers stop-all`) and for tests; students' files are untouched. Returns how many.
+ */
+export async function stopAllServers(): Promise<number> {
+  let n = 0;
+  for (const r of await db().jupyterServer.findMany({ select: { copyId: true } })) {
+    await stopServer(r.copyId, "stop-all").catch((err) => log.warn({ err, copyId: r.copyId }, "stop failed"));
+    n++;
+  }
+  const managed = await listManaged(backendName(), backendOptions()).catch(() => []);
+  for (const m of managed) {
+    const s = createSpawner(m.backend, { id: m.id, baseUrl: routePrefix(m.id), workDir: copyDir(m.id), token: "-", memoryMb: 1, cpus: 1 }, backendOptions());
+    s.loadState(m.state);
+    await s.stop().catch((err) => log.warn({ err }, "orphan stop failed"));
+    n++;
+  }
+  return n;
+}
