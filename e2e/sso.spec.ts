@@ -76,7 +76,9 @@ test("a student opens the share link, chooses the OIDC ENT and lands in their ow
   await page.locator('input[name="login"]').fill("eleve-oidc");
   await page.locator('input[name="password"]').fill("n'importe");
   await page.getByRole("button", { name: "Sign-in" }).click();
-  await expect(page).toHaveURL(/\/copies\/[^/]+$/);
+  // Back on the public origin (not Next.js's own address), in the copy of the shared activity.
+  await expect(page).toHaveURL(new RegExp(`^${stack.url}/copies/[^/]+$`));
+  await expect(page.getByRole("heading", { name: "Suites numériques" })).toBeVisible();
   await ctx.close();
 });
 
@@ -116,4 +118,25 @@ test("an unknown profile value becomes a student", async ({ page }) => {
   await expect(page).toHaveURL(/\/copies/);
   const res = await page.goto(`${stack.url}/activites/nouvelle`);
   expect(res?.status()).toBe(404);
+});
+
+test("a forged OIDC ID token is refused with a clear page, on the public origin", async ({ browser }) => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  oidc.tamper = "signature";
+  try {
+    await page.goto(shareUrl);
+    await page.getByRole("button", { name: "Se connecter avec Académie (OIDC)" }).click();
+    await expect(page).toHaveURL(new RegExp(`^${oidc.issuer}/interaction/`));
+    await page.locator('input[name="login"]').fill("eleve-oidc");
+    await page.locator('input[name="password"]').fill("n'importe");
+    await page.getByRole("button", { name: "Sign-in" }).click();
+    await expect(page).toHaveURL(new RegExp(`^${stack.url}/connexion/erreur`));
+    await expect(page.getByTestId("sign-in-error")).toContainText("refusée");
+    await page.goto(`${stack.url}/copies`);
+    await expect(page).toHaveURL(/\/connexion/);
+  } finally {
+    oidc.tamper = "none";
+    await ctx.close();
+  }
 });

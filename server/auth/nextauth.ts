@@ -3,7 +3,7 @@
  * local accounts through the credentials provider, and the site's SSO providers.
  * The session's `sub` is the user id; authorization always reloads the user (server/auth/actor.ts).
  */
-import NextAuth, { CredentialsSignin } from "next-auth";
+import NextAuth, { CredentialsSignin, type NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
 import type { Provider } from "next-auth/providers";
 import { env } from "../env";
@@ -52,7 +52,8 @@ function providers(): Provider[] {
   return [...list, ...ssoProviders()];
 }
 
-export const { handlers, auth, signIn, signOut } = NextAuth(() => {
+/** The Auth.js configuration, built per request (app/api/auth/[...nextauth]/route.ts hands it to Auth.js directly). */
+export function authConfig(): NextAuthConfig {
   const e = env();
   const secure = e.publicUrl.startsWith("https://");
   return {
@@ -88,7 +89,9 @@ export const { handlers, auth, signIn, signOut } = NextAuth(() => {
       },
     },
   };
-});
+}
+
+export const { handlers, auth, signIn, signOut } = NextAuth(authConfig);
 
 /**
  * Returns `url` if it stays on Carnet, else the home page. The public URL is the base, whatever origin Next.js saw

@@ -105,9 +105,6 @@ function oidcProvider(p: OidcProviderConfig): Provider {
     clientSecret: p.clientSecret,
     client: p.clientSecret ? undefined : { token_endpoint_auth_method: "none" },
     checks: ["pkce", "state", "nonce"],
-    // Pins the redirect_uri to the public URL whatever origin the request reached Next.js with (behind our proxy):
-    // the authorization and token requests must send the same one.
-    redirectProxyUrl: `${env().publicUrl}/api/auth`,
     authorization: { params: { scope: p.scope } },
     idToken: !p.userinfo,
     token: {
@@ -143,7 +140,6 @@ function oauth2Provider(p: OAuth2ProviderConfig): Provider {
     clientId: p.clientId,
     clientSecret: p.clientSecret,
     checks: ["pkce", "state"],
-    redirectProxyUrl: `${env().publicUrl}/api/auth`,
     authorization: { url: p.authorizationUrl, params: { scope: p.scope } },
     token: p.tokenUrl,
     userinfo: p.userinfoUrl,
