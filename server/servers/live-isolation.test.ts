@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "@/e2e/stack";
-import { createActivity, kernelWsUrl, KernelSocket, openCopy, PASSWORD, sessionCookie, startKernel, startServer, tryUpgrade } from "./live-test-helpers";
+import { createActivity, kernelWsUrl, KernelSocket, openCopy, PASSWORD, sessionCookie, startKernel, startServer, teardown, tryUpgrade } from "./live-test-helpers";
 
 describe("live servers: who gets in", () => {
   let stack: Stack;
@@ -28,7 +28,7 @@ describe("live servers: who gets in", () => {
   });
 
   afterAll(async () => {
-    await stack?.stop();
+    await teardown(stack, pats?.prof);
   });
 
   const contents = () => `${stack.url}/nb/${copyId}/api/contents`;

@@ -25,6 +25,7 @@ import {
   sessionCookie,
   startKernel,
   startServer,
+  teardown,
   waitFor,
 } from "./live-test-helpers";
 
@@ -62,7 +63,7 @@ describe("live servers: culling and the site limit", () => {
     code = (await createActivity(stack, pats.prof!)).code;
   });
   afterAll(async () => {
-    await stack?.stop();
+    await teardown(stack, pats?.prof);
   });
 
   it("answers 503 server_full in French when the site's limit is reached, and culls an idle server without touching its files", async () => {
@@ -104,7 +105,7 @@ describe("live servers: crashes, restarts, concurrency, memory", () => {
     code = (await createActivity(stack, pats.prof!)).code;
   });
   afterAll(async () => {
-    await stack?.stop();
+    await teardown(stack, pats?.prof);
   });
 
   it("kill -9 of the server: noticed, the next open restarts it, the last saved notebook is intact", async () => {

@@ -273,3 +273,24 @@ export async function saveNotebook(stack: Stack, pat: string, copyId: string, na
   });
   if (!res.ok) throw new Error(`save: ${res.status} ${await res.text()}`);
 }
+
+/**
+ * Stops every live server of a stack (they outlive a portal stop by design: the next portal adopts them), through
+ * the API: the admin lists them, the activity's teacher stops each. Call before `stack.stop()`.
+ */
+export async function stopAllServers(stack: Stack, teacherPat: string): Promise<void> {
+  await stack.addUser("nettoyage-admin", "admin", PASSWORD).catch(() => undefined);
+  const admin = await stack.token("nettoyage-admin");
+  const res = await fetch(`${stack.url}/api/v1/servers`, { headers: { authorization: `Bearer ${admin}` } });
+  if (!res.ok) return;
+  for (const s of (await res.json()) as { copyId: string }[])
+    await fetch(`${stack.url}/api/v1/copies/${s.copyId}/server`, { method: "DELETE", headers: { authorization: `Bearer ${teacherPat}` } });
+}
+
+/** Stops the stack's servers, the stack, and removes its data directory. */
+export async function teardown(stack: Stack | undefined, teacherPat: string | undefined): Promise<void> {
+  if (!stack) return;
+  if (teacherPat) await stopAllServers(stack, teacherPat).catch((err) => console.warn(`stopping servers: ${String(err)}`));
+  await stack.stop();
+  fs.rmSync(stack.dataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,142 @@
+/**
+ * The live notebook, end to end in Chromium against the real stack, once per spawner backend (local processes and
+ * Docker containers): a student opens the share link, signs in, lands in their own notebook in the classic UI,
+ * runs a cell that reads the activity's CSV annex, saves, closes the tab, opens the link again and finds the
+ * output; the .ipynb in their copy folder has it too. Real Jupyter, real Docker engine, no mocks.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { test, expect, type Page } from "@playwright/test";
+import { startStack, type Stack } from "./stack";
+import { createActivity, csvBytes, PASSWORD, teardown, type Activity } from "../server/servers/live-test-helpers";
+
+type JupyterWindow = {
+  Jupyter?: { notebook?: { dirty: boolean; kernel?: { is_connected(): boolean } | null; ncells(): number; select(i: number): void } };
+};
+
+/** Why the Docker backend cannot run here, or null when an engine answers and the image is built. */
+function dockerUnavailable(): { reason: string } | { host: string } {
+  const script = path.resolve(import.meta.dirname, "../scripts/docker-engine.sh");
+  let host = process.env.DOCKER_HOST;
+  try {
+    const out = execFileSync(script, ["status"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
+    host = /DOCKER_HOST=(\S+)/.exec(out)?.[1] ?? host;
+  } catch {
+    return { reason: "no Docker engine reachable (start one with `scripts/docker-engine.sh start`)" };
+  }
+  if (!host) return { reason: "no Docker engine reachable" };
+  try {
+    execFileSync("docker", ["-H", host, "image", "inspect", "carnet-jupyter:latest"], { stdio: "ignore", timeout: 20_000 });
+  } catch {
+    return { reason: `image carnet-jupyter:latest missing on ${host} (run \`scripts/docker-engine.sh build-image\`)` };
+  }
+  return { host };
+}
+
+/** The notebook page is usable: the classic UI is loaded and its kernel is connected. */
+async function notebookReady(page: Page) {
+  await expect(page).toHaveURL(/\/nb\/[^/]+\/notebooks\/.+\.ipynb$/, { timeout: 90_000 });
+  await expect(page.locator("#notebook-container .cell").first()).toBeVisible({ timeout: 60_000 });
+  await page.waitForFunction(() => (window as unknown as JupyterWindow).Jupyter?.notebook?.kernel?.is_connected() === true, null, { timeout: 60_000 });
+}
+
+const expectedRows = csvBytes().toString("utf8").trim().split("\n").length - 1;
+const CODE = `import csv; lignes = list(csv.DictReader(open("exemple.csv", encoding="utf-8"))); print("lignes :", len(lignes) * 1000 + 7)`;
+const EXPECTED = `lignes : ${expectedRows * 1000 + 7}`;
+
+for (const backend of ["local", "docker"] as const) {
+  test.describe(`live notebook, ${backend} backend`, () => {
+    let stack: Stack;
+    let activity: Activity;
+    let teacherPat: string | undefined;
+
+    test.beforeAll(async () => {
+      const env: Record<string, string> = { CARNET_SPAWNER: backend };
+      if (backend === "docker") {
+        const d = dockerUnavailable();
+        if ("reason" in d) {
+          console.warn(`\n*** SKIPPED: live notebook with the docker backend: ${d.reason} ***\n`);
+          test.skip(true, `docker backend: ${d.reason}`);
+          return;
+        }
+        env.DOCKER_HOST = d.host;
+      }
+      stack = await startStack({ env });
+      await stack.addUser("mdurand", "teacher", PASSWORD, "Marie Durand");
+      await stack.addUser("alice", "student", PASSWORD, "Alice Martin", "2nde 3");
+      teacherPat = await stack.token("mdurand");
+      activity = await createActivity(stack, teacherPat, `Fichiers CSV (${backend})`);
+    });
+
+    test.afterAll(async () => {
+      await teardown(stack, teacherPat);
+    });
+
+    test("a student runs a cell on the annex CSV, saves, reopens the link: the output is kept", async ({ browser }) => {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      let page = await ctx.newPage();
+
+      // ---- The share link, then sign in: back to the link, the copy, the progress bar, then Jupyter.
+      await page.goto(activity.shareUrl);
+      await expect(page).toHaveURL(/\/connexion/);
+      await page.getByLabel("Identifiant").fill("alice");
+      await page.getByLabel("Mot de passe").fill(PASSWORD);
+      await page.getByRole("button", { name: "Se connecter", exact: true }).click();
+      await notebookReady(page);
+      const copyId = new URL(page.url()).pathname.split("/")[2]!;
+      // The notebook itself in the classic UI, not the file tree.
+      await expect(page.locator("#notebook_name")).toHaveText("Exercice CSV");
+      await expect(page.locator("#notebook_list")).toHaveCount(0);
+
+      // ---- A new cell at the end: type the code, Shift+Enter, wait for its output.
+      const cells = page.locator("#notebook-container .cell");
+      await page.evaluate(() => {
+        const nb = (window as unknown as JupyterWindow).Jupyter!.notebook!;
+        nb.select(nb.ncells() - 1);
+      });
+      await page.keyboard.press("Escape");
+      const before = await cells.count();
+      await page.keyboard.press("b"); // command mode: insert a cell below
+      await expect(cells).toHaveCount(before + 1);
+      const cell = cells.nth(before); // not last(): Shift+Enter on the last cell adds another below it
+      await cell.locator(".CodeMirror").click();
+      await page.keyboard.type(CODE);
+      await expect(cell.locator(".CodeMirror")).toContainText("csv.DictReader");
+      await page.keyboard.press("Shift+Enter");
+      await expect(cell.locator(".output_area")).toContainText(EXPECTED, { timeout: 60_000 });
+
+      // ---- Save (Ctrl+S) and wait until it is saved: the page says so and the file on disk has the output.
+      await page.keyboard.press("Control+s");
+      await page.waitForFunction(() => (window as unknown as JupyterWindow).Jupyter?.notebook?.dirty === false);
+      await expect(page.locator("#notification_notebook")).toContainText(/Checkpoint|enregistr|Point de contr/i);
+      const file = path.join(stack.dataDir, "copies", copyId, "Exercice CSV.ipynb");
+      await expect.poll(() => fs.readFileSync(file, "utf8"), { timeout: 15_000 }).toContain(EXPECTED);
+
+      // ---- Close, reopen the link: the same notebook, with the output.
+      await page.close();
+      page = await ctx.newPage();
+      await page.goto(activity.shareUrl);
+      await notebookReady(page);
+      expect(new URL(page.url()).pathname.split("/")[2]).toBe(copyId);
+      await expect(page.locator("#notebook-container .output_area").filter({ hasText: EXPECTED })).toHaveCount(1);
+
+      // ---- And the .ipynb on disk is a valid notebook whose cell has that output.
+      const nb = JSON.parse(fs.readFileSync(file, "utf8")) as { cells: { cell_type: string; source: string | string[]; outputs?: { text?: string | string[] }[] }[] };
+      const ours = nb.cells.find((c) => c.cell_type === "code" && [c.source].flat().join("").includes("lignes :"));
+      expect(ours).toBeTruthy();
+      expect(JSON.stringify(ours!.outputs)).toContain(EXPECTED);
+      await ctx.close();
+
+      // ---- The server is this backend's.
+      const status = await fetch(`${stack.url}/api/v1/servers`, { headers: { authorization: `Bearer ${await adminToken(stack)}` } });
+      const servers = (await status.json()) as { copyId: string; backend: string }[];
+      expect(servers.find((s) => s.copyId === copyId)?.backend).toBe(backend);
+    });
+  });
+}
+
+async function adminToken(stack: Stack): Promise<string> {
+  await stack.addUser("admin-e2e", "admin", PASSWORD, "Admin");
+  return stack.token("admin-e2e");
+}
