@@ -16,19 +16,7 @@ export async function listActivities(user: User, opts: { archived?: boolean } = 
     orderBy: { createdAt: "desc" },
     include: { _count: { select: { copies: true } }, owner: { select: { name: true } } },
   });
-  return rows.map((a) => ({
-    id: a.id,
-    title: a.title,
-    description: a.description,
-    code: a.code,
-    displayCode: formatShareCode(a.code),
-    shareUrl: shareUrl(a.code),
-    createdAt: a.createdAt,
-    updatedAt: a.updatedAt,
-    archived: a.archivedAt !== null,
-    copies: a._count.copies,
-    owner: a.owner.name,
-  }));
+  return rows.map((a) => ({ ...activityJson(a), copies: a._count.copies, owner: a.owner.name }));
 }
 
 /** The public shape of an activity in API responses. */

@@ -81,19 +81,29 @@ export async function listCopies(user: User, activityId: string, q: Partial<List
       orderBy: orderBy(q),
       skip: (page - 1) * pageSize,
       take: pageSize,
-      include: { student: { select: { id: true, username: true, name: true, classes: true } }, version: { select: { number: true } } },
+      include: rowInclude,
     }),
   ]);
-  const items: CopyRow[] = rows.map((c) => ({
+  const items: CopyRow[] = rows.map((c) => toRow(c, q.class));
+  return { activity: a, total, page, pageSize, pages: Math.max(1, Math.ceil(total / pageSize)), items, classes };
+}
+
+const rowInclude = { student: { select: { id: true, username: true, name: true, classes: true } }, version: { select: { number: true } } } as const;
+
+function toRow(
+  c: { id: string; notebookPath: string; createdAt: Date; lastSavedAt: Date | null; state: string; student: Omit<CopyRow["student"], "class">; version: { number: number } },
+  wantedClass?: string,
+): CopyRow & { notebookPath: string } {
+  return {
     id: c.id,
-    student: { ...c.student, class: pickClass(c.student.classes, q.class) },
+    notebookPath: c.notebookPath,
+    student: { ...c.student, class: pickClass(c.student.classes, wantedClass) },
     createdAt: c.createdAt,
     updatedAt: c.lastSavedAt,
     lastSavedAt: c.lastSavedAt,
     state: c.state,
     versionNumber: c.version.number,
-  }));
-  return { activity: a, total, page, pageSize, pages: Math.max(1, Math.ceil(total / pageSize)), items, classes };
+  };
 }
 
 function pickClass(classes: string[], wanted?: string): string | null {
@@ -107,19 +117,7 @@ export async function allCopies(user: User, activityId: string, q: Partial<ListC
   const rows = await db().copy.findMany({
     where: where(first.activity.id, q),
     orderBy: orderBy(q),
-    include: { student: { select: { id: true, username: true, name: true, classes: true } }, version: { select: { number: true } } },
+    include: rowInclude,
   });
-  return {
-    activity: first.activity,
-    items: rows.map((c) => ({
-      id: c.id,
-      notebookPath: c.notebookPath,
-      student: { ...c.student, class: pickClass(c.student.classes, q.class) },
-      createdAt: c.createdAt,
-      updatedAt: c.lastSavedAt,
-      lastSavedAt: c.lastSavedAt,
-      state: c.state,
-      versionNumber: c.version.number,
-    })),
-  };
+  return { activity: first.activity, items: rows.map((c) => toRow(c, q.class)) };
 }

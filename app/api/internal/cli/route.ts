@@ -1,5 +1,4 @@
-import crypto from "node:crypto";
-import { env } from "@/server/env";
+import { refuseWithoutInternalSecret } from "@/server/internal";
 import { runCommand } from "@/server/cli/commands";
 import { jsonError } from "@/server/http";
 
@@ -7,10 +6,8 @@ export const dynamic = "force-dynamic";
 
 /** For `./carnet <command>` while the portal holds the embedded database (shared secret, loopback only). */
 export async function POST(req: Request) {
-  const given = Buffer.from(req.headers.get("x-carnet-proxy-secret") ?? "");
-  const secret = Buffer.from(env().proxySecret);
-  if (given.length !== secret.length || !crypto.timingSafeEqual(given, secret))
-    return Response.json({ error: { code: "forbidden", message: "forbidden" } }, { status: 403 });
+  const refused = refuseWithoutInternalSecret(req);
+  if (refused) return refused;
   try {
     const body = (await req.json()) as { argv?: unknown; stdin?: unknown };
     const argv = Array.isArray(body.argv) ? body.argv.map(String) : [];

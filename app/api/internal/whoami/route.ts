@@ -1,5 +1,4 @@
-import crypto from "node:crypto";
-import { env } from "@/server/env";
+import { refuseWithoutInternalSecret } from "@/server/internal";
 import { userIdForToken } from "@/server/auth/tokens";
 import { activeUser } from "@/server/users";
 import { ensureMigrated } from "@/server/db";
@@ -8,10 +7,8 @@ export const dynamic = "force-dynamic";
 
 /** For the proxy only (shared secret): which user a personal access token belongs to. See docs/proxy.md. */
 export async function POST(req: Request) {
-  const given = Buffer.from(req.headers.get("x-carnet-proxy-secret") ?? "");
-  const secret = Buffer.from(env().proxySecret);
-  if (given.length !== secret.length || !crypto.timingSafeEqual(given, secret))
-    return Response.json({ error: { code: "forbidden", message: "forbidden" } }, { status: 403 });
+  const refused = refuseWithoutInternalSecret(req);
+  if (refused) return refused;
   await ensureMigrated();
   const body = (await req.json().catch(() => ({}))) as { token?: unknown };
   const userId = typeof body.token === "string" ? await userIdForToken(body.token) : null;
