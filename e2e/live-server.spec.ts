@@ -69,6 +69,10 @@ for (const backend of ["local", "docker"] as const) {
       activity = await createActivity(stack, teacherPat, `Fichiers CSV (${backend})`);
     });
 
+    test.afterEach(async ({}, testInfo) => {
+      if (stack && testInfo.status !== testInfo.expectedStatus) await testInfo.attach("portal.log", { body: stack.logs(), contentType: "text/plain" });
+    });
+
     test.afterAll(async () => {
       await teardown(stack, teacherPat);
     });
@@ -132,6 +136,37 @@ for (const backend of ["local", "docker"] as const) {
       const status = await fetch(`${stack.url}/api/v1/servers`, { headers: { authorization: `Bearer ${await adminToken(stack)}` } });
       const servers = (await status.json()) as { copyId: string; backend: string }[];
       expect(servers.find((s) => s.copyId === copyId)?.backend).toBe(backend);
+    });
+
+    test("the admin page lists the running server with its memory and stops it; others get 404", async ({ browser }) => {
+      const signIn = async (username: string) => {
+        const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+        const page = await ctx.newPage();
+        await page.goto(`${stack.url}/connexion`);
+        await page.getByLabel("Identifiant").fill(username);
+        await page.getByLabel("Mot de passe").fill(PASSWORD);
+        await page.getByRole("button", { name: "Se connecter", exact: true }).click();
+        await expect(page).not.toHaveURL(/\/connexion/);
+        return { ctx, page };
+      };
+      for (const who of ["alice", "mdurand"]) {
+        const { ctx, page } = await signIn(who);
+        const res = await page.goto(`${stack.url}/admin/serveurs`);
+        expect(res?.status()).toBe(404);
+        await ctx.close();
+      }
+      await stack.addUser("admin-page", "admin", PASSWORD, "Admin");
+      const { ctx, page } = await signIn("admin-page");
+      await page.goto(`${stack.url}/admin/serveurs`);
+      await expect(page.getByRole("heading", { name: "Serveurs en cours" })).toBeVisible();
+      const row = page.getByRole("row").filter({ hasText: "Alice Martin" });
+      await expect(row).toContainText(`Fichiers CSV (${backend})`);
+      await expect(row).toContainText(backend === "local" ? "Processus local" : "Conteneur Docker");
+      await expect(row).toContainText("En marche");
+      await expect(row).toContainText(/\d+ Mo/);
+      await row.getByRole("button", { name: "Arrêter le serveur de Alice Martin" }).click();
+      await expect(page.getByText("Aucun serveur en cours.")).toBeVisible({ timeout: 30_000 });
+      await ctx.close();
     });
   });
 }
