@@ -40,12 +40,12 @@ function orderBy(q: Partial<ListCopiesQuery>): Prisma.CopyOrderByWithRelationInp
     case "lastSavedAt":
       return [{ lastSavedAt: { sort: dir, nulls: "last" } }, { id: "asc" }];
     case "state":
-      return [{ state: dir }, { student: { name: "asc" } }, { id: "asc" }];
+      return [{ state: dir }, { student: { sortName: "asc" } }, { id: "asc" }];
     // Classes are an array: order by the student's name within the filtered class (Postgres orders arrays lexically).
     case "class":
-      return [{ student: { classes: dir } } as unknown as Prisma.CopyOrderByWithRelationInput, { student: { name: "asc" } }, { id: "asc" }];
+      return [{ student: { classes: dir } } as unknown as Prisma.CopyOrderByWithRelationInput, { student: { sortName: "asc" } }, { id: "asc" }];
     default:
-      return [{ student: { name: dir } }, { id: "asc" }];
+      return [{ student: { sortName: dir } }, { student: { name: dir } }, { id: "asc" }];
   }
 }
 
