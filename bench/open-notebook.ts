@@ -1,0 +1,301 @@
+/**
+ * Open-a-notebook benchmark: `npx tsx bench/open-notebook.ts` (root; a production build; DOCKER_HOST or the private
+ * engine of scripts/docker-engine.sh for the docker column). Not a test: it prints a table.
+ *
+ * What a student waits for, measured in Chromium: from opening the share link (already signed in) to a usable
+ * notebook, i.e. the classic notebook page loaded, its kernel connected, and `1+1` answered `2`.
+ *  - cold: the student's server is not running (a fresh copy each time: copy + server start + page + kernel);
+ *  - warm: the server is already running (open the link again: page + a new kernel session).
+ * Median of 5 each, for the local and docker backends, and JupyterHub 3 (Debian's package, SimpleLocalProcessSpawner,
+ * dummy authenticator, configurable-http-proxy 5.3 from npm) as the peer, doing the same in the same browser.
+ * Memory per student server: the server and its kernel after `1+1` (RSS, cgroup or process tree).
+ * Everything listens on 127.0.0.1; everything started is stopped. BENCH_ONLY=local,docker,hub picks columns.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "@playwright/test";
+import { freePort, startStack, type Stack } from "../e2e/stack";
+import { randomBytes } from "node:crypto";
+import { createActivity, notebookBytes, PASSWORD, serverStatus, stopAllServers, teardown, waitFor } from "../server/servers/live-test-helpers";
+
+const N = Number(process.env.BENCH_N ?? 5);
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"];
+
+type JupyterWindow = {
+  Jupyter?: {
+    notebook?: {
+      kernel?: {
+        is_connected(): boolean;
+        execute(code: string, callbacks: { iopub: { output: (m: { msg_type: string; content: { data?: Record<string, string> } }) => void } }): void;
+      } | null;
+    };
+  };
+};
+
+interface Row {
+  name: string;
+  cold: number[];
+  warm: number[];
+  memMb: number[];
+  why?: string;
+}
+
+const median = (xs: number[]) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** Waits for the classic notebook page's kernel, runs 1+1 there, resolves when "2" comes back. */
+async function usable(page: Page, urlPattern: RegExp) {
+  await page.waitForURL(urlPattern, { timeout: 120_000 });
+  await page.waitForFunction(() => (window as unknown as JupyterWindow).Jupyter?.notebook?.kernel?.is_connected() === true, null, { timeout: 120_000 });
+  // The classic UI's kernel.execute() is silent by default (no execute_result): ask for the result.
+  // A string, not a function: tsx (esbuild keepNames) would wrap nested functions in a __name() the page lacks.
+  const out = await page.evaluate<string>(`new Promise((resolve) => {
+    Jupyter.notebook.kernel.execute("1+1", { iopub: { output: (m) => { if (m.msg_type === "execute_result") resolve(String(m.content.data["text/plain"])); } } }, { silent: false, store_history: false });
+  })`);
+  if (out !== "2") throw new Error(`1+1 gave ${out}`);
+}
+
+async function signedInPage(browser: Browser, loginUrl: string, username: string, carnet: boolean): Promise<Page> {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(loginUrl);
+  if (carnet) {
+    await page.getByLabel("Identifiant").fill(username);
+    await page.getByLabel("Mot de passe").fill(PASSWORD);
+    await page.getByRole("button", { name: "Se connecter", exact: true }).click();
+    await page.waitForURL((u) => !u.pathname.startsWith("/connexion"));
+  } else {
+    await page.locator("#username_input").fill(username);
+    await page.locator("#password_input").fill("x");
+    await page.locator("#login_submit").click();
+    await page.waitForURL((u) => !u.pathname.endsWith("/login"));
+  }
+  return page;
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
+}
+
+async function benchCarnet(browser: Browser, backend: "local" | "docker"): Promise<Row> {
+  const row: Row = { name: `Carnet ${backend}`, cold: [], warm: [], memMb: [] };
+  const env: Record<string, string> = { CARNET_SPAWNER: backend };
+  if (backend === "docker") {
+    let host = process.env.DOCKER_HOST;
+    try {
+      host = /DOCKER_HOST=(\S+)/.exec(execFileSync(path.resolve(import.meta.dirname, "../scripts/docker-engine.sh"), ["status"], { encoding: "utf8" }))?.[1] ?? host;
+      execFileSync("docker", ["-H", host!, "image", "inspect", "carnet-jupyter:latest"], { stdio: "ignore" });
+    } catch {
+      return { ...row, why: "no Docker engine with carnet-jupyter:latest (scripts/docker-engine.sh build-image)" };
+    }
+    env.DOCKER_HOST = host!;
+  }
+  let stack: Stack | undefined;
+  let teacherPat: string | undefined;
+  try {
+    stack = await startStack({ env });
+    await stack.addUser("prof", "teacher", PASSWORD);
+    teacherPat = await stack.token("prof");
+    const activity = await createActivity(stack, teacherPat, `Bench ${backend}`);
+    for (let i = 0; i < N; i++) {
+      const username = `eleve${i}`;
+      await stack.addUser(username, "student", PASSWORD);
+      const pat = await stack.token(username);
+      const page = await signedInPage(browser, `${stack.url}/connexion`, username, true);
+      const nbUrl = /\/nb\/[^/]+\/notebooks\/.+\.ipynb$/;
+      row.cold.push(await timed(async () => (await page.goto(activity.shareUrl), await usable(page, nbUrl))));
+      const copyId = new URL(page.url()).pathname.split("/")[2]!;
+      row.memMb.push((await waitFor("memory", async () => (await serverStatus(stack!, pat, copyId)).memoryMb)) ?? NaN);
+      const page2 = await page.context().newPage();
+      await page.close();
+      row.warm.push(await timed(async () => (await page2.goto(activity.shareUrl), await usable(page2, nbUrl))));
+      await page2.context().close();
+      // One server at a time, as a student arriving in an empty class: the cold start is not slowed by the others.
+      await stopAllServers(stack, teacherPat);
+    }
+  } catch (err) {
+    row.why = `failed: ${(err as Error).message.split("\n")[0]}`;
+  } finally {
+    await teardown(stack, teacherPat).catch(() => undefined);
+  }
+  return row;
+}
+
+function rssTreeMb(pid: number): number {
+  const out = execFileSync("ps", ["-eo", "pid=,ppid=,rss="], { encoding: "utf8" });
+  const rows = out.trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number) as [number, number, number]);
+  const tree = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [p, pp] of rows) if (!tree.has(p) && tree.has(pp)) (tree.add(p), (grew = true));
+  }
+  return rows.filter(([p]) => tree.has(p)).reduce((n, [, , rss]) => n + rss, 0) / 1024;
+}
+
+async function benchHub(browser: Browser): Promise<Row> {
+  const row: Row = { name: "JupyterHub 3.0 (peer)", cold: [], warm: [], memMb: [] };
+  const chp = "/opt/carnet-bench-chp/node_modules/.bin/configurable-http-proxy";
+  if (!fs.existsSync("/usr/bin/jupyterhub")) return { ...row, why: "jupyterhub is not installed (apt-get install jupyterhub)" };
+  if (!fs.existsSync(chp)) return { ...row, why: `configurable-http-proxy 5.3 not found at ${chp} (npm install --prefix /opt/carnet-bench-chp configurable-http-proxy@5.3)` };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "carnet-bench-hub-"));
+  const port = await freePort();
+  const hubPort = await freePort();
+  const apiPort = await freePort();
+  const nb = notebookBytes();
+  const apiToken = randomBytes(24).toString("hex");
+  const hubApi = (p: string, method = "GET") =>
+    fetch(`http://127.0.0.1:${port}/hub/api/${p}`, { method, headers: { authorization: `token ${apiToken}` } });
+  fs.writeFileSync(
+    path.join(dir, "jupyterhub_config.py"),
+    `
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = ${port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = ${hubPort}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:${apiPort}"
+c.ConfigurableHTTPProxy.command = ["${chp}"]
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.spawner_class = "simple"
+c.JupyterHub.db_url = "sqlite:///${dir}/hub.sqlite"
+c.JupyterHub.cookie_secret_file = "${dir}/cookie_secret"
+c.JupyterHub.pid_file = "${dir}/hub.pid"
+c.SimpleLocalProcessSpawner.home_dir_template = "${dir}/home/{username}"
+c.Spawner.cmd = ["/usr/bin/jupyterhub-singleuser"]
+c.Spawner.args = ["--allow-root"]
+c.Spawner.environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+c.Spawner.http_timeout = 120
+c.Spawner.start_timeout = 120
+c.JupyterHub.cleanup_servers = True
+# Opening a link to a stopped server starts it (as opening a Carnet share link does), instead of a "Launch" button.
+c.JupyterHub.implicit_spawn_seconds = 0.01
+c.JupyterHub.services = [{"name": "bench", "api_token": "${apiToken}"}]
+c.JupyterHub.load_roles = [{"name": "bench", "scopes": ["admin:servers", "admin:users"], "services": ["bench"]}]
+`,
+  );
+  let hub: ChildProcess | undefined;
+  let log = "";
+  try {
+    const child = spawn("/usr/bin/jupyterhub", ["-f", path.join(dir, "jupyterhub_config.py")], {
+      cwd: dir,
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: dir, LANG: "C.UTF-8" } as unknown as NodeJS.ProcessEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    hub = child;
+    child.stdout.on("data", (d: Buffer) => (log += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (log += d.toString()));
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor("JupyterHub up", async () => (await fetch(`${url}/hub/api`).catch(() => null))?.ok, 60_000, 300).catch((e: Error) => {
+      throw new Error(`${e.message}\n${log.slice(-2000)}`);
+    });
+    for (let i = 0; i < N; i++) {
+      const username = `eleve${i}`;
+      const home = path.join(dir, "home", username);
+      fs.mkdirSync(home, { recursive: true });
+      fs.writeFileSync(path.join(home, "Exercice.ipynb"), nb);
+      // Sign in without spawning (next=/hub/home), so that the cold start is measured from the link.
+      const page = await signedInPage(browser, `${url}/hub/login?next=%2Fhub%2Fhome`, username, false);
+      const link = `${url}/user/${username}/notebooks/Exercice.ipynb`;
+      const nbUrl = /\/user\/[^/]+\/notebooks\/Exercice\.ipynb$/;
+      row.cold.push(await timed(async () => (await page.goto(link), await usable(page, nbUrl))));
+      const pid = Number(execFileSync("pgrep", ["-f", `jupyterhub-singleuser.*`], { encoding: "utf8" }).trim().split("\n").find((p) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/environ`, "utf8").includes(`JUPYTERHUB_USER=${username}`);
+        } catch {
+          return false;
+        }
+      }));
+      row.memMb.push(rssTreeMb(pid));
+      const page2 = await page.context().newPage();
+      await page.close();
+      row.warm.push(await timed(async () => (await page2.goto(link), await usable(page2, nbUrl))));
+      await page2.context().close();
+      await hubApi(`users/${username}/server`, "DELETE");
+      await waitFor(`${username}'s hub server stopped`, async () => {
+        const j = (await (await hubApi(`users/${username}`)).json()) as { servers?: Record<string, unknown> };
+        return !j.servers || Object.keys(j.servers).length === 0;
+      }, 60_000, 300);
+    }
+  } catch (err) {
+    row.why = `failed: ${(err as Error).message.split("\n")[0]}`;
+    fs.writeFileSync("/tmp/carnet-bench-hub.log", log);
+  } finally {
+    const h = hub;
+    if (h?.pid) {
+      const pgid = h.pid;
+      const exited = h.exitCode !== null ? Promise.resolve() : new Promise((r) => h.once("exit", r));
+      try {
+        process.kill(-pgid, "SIGTERM");
+      } catch {
+        /* gone */
+      }
+      const t = setTimeout(() => {
+        try {
+          process.kill(-pgid, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      }, 15_000);
+      await exited;
+      clearTimeout(t);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return row;
+}
+
+function fmt(x: number, unit: string, digits = 2) {
+  return Number.isFinite(x) ? `${x.toFixed(digits)} ${unit}` : "—";
+}
+
+async function main() {
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const rows: Row[] = [];
+  try {
+    // BENCH_ONLY=local,docker,hub runs a subset.
+    const only = new Set((process.env.BENCH_ONLY ?? "local,docker,hub").split(","));
+    if (only.has("local")) rows.push(await benchCarnet(browser, "local"));
+    if (only.has("docker")) rows.push(await benchCarnet(browser, "docker"));
+    if (only.has("hub")) rows.push(await benchHub(browser));
+  } finally {
+    await browser.close();
+  }
+  const ref = rows.find((r) => r.name.startsWith("JupyterHub") && !r.why && r.cold.length);
+  const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a) ? `×${(a / b).toFixed(2)}` : "");
+  console.log(`\nOpening a share link to a usable notebook (classic UI loaded, kernel connected, 1+1 = 2), Chromium, median of ${N}`);
+  console.log(`machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.release()}, ${new Date().toISOString().slice(0, 10)}\n`);
+  const head = ["", "cold (server not running)", "warm (server running)", "memory per student server*"];
+  const lines = rows.map((r) =>
+    r.why && !r.cold.length
+      ? [r.name, `not measured: ${r.why}`, "", ""]
+      : [
+          r.name,
+          `${fmt(median(r.cold), "s")} ${ref && r !== ref ? ratio(median(r.cold), median(ref.cold)) : ""}`.trim(),
+          `${fmt(median(r.warm), "s")} ${ref && r !== ref ? ratio(median(r.warm), median(ref.warm)) : ""}`.trim(),
+          `${fmt(median(r.memMb), "MiB", 0)} ${ref && r !== ref ? ratio(median(r.memMb), median(ref.memMb)) : ""}`.trim(),
+        ],
+  );
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const pr = (cells: string[]) => console.log(cells.map((c, i) => c.padEnd(widths[i]!)).join(" | "));
+  pr(head);
+  console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
+  for (const l of lines) pr(l);
+  console.log(`\n* the server and its kernel after 1+1 (resident memory). Ratios are to JupyterHub (lower is better).`);
+  for (const r of rows) if (r.why && r.cold.length) console.log(`note: ${r.name}: ${r.why}`);
+  for (const r of rows) if (r.cold.length) console.log(`raw ${r.name}: cold ${r.cold.map((x) => x.toFixed(2)).join(" ")} s; warm ${r.warm.map((x) => x.toFixed(2)).join(" ")} s; memory ${r.memMb.map((x) => x.toFixed(0)).join(" ")} MiB`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
