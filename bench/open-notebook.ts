@@ -86,7 +86,7 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 
 async function benchCarnet(browser: Browser, backend: "local" | "docker"): Promise<Row> {
   const row: Row = { name: `Carnet ${backend}`, cold: [], warm: [], memMb: [] };
-  const env: Record<string, string> = { CARNET_SPAWNER: backend };
+  const env: Record<string, string> = { CARNET_SPAWNER: backend, LOG_LEVEL: "info" };
   if (backend === "docker") {
     let host = process.env.DOCKER_HOST;
     try {
@@ -122,6 +122,10 @@ async function benchCarnet(browser: Browser, backend: "local" | "docker"): Promi
     }
   } catch (err) {
     row.why = `failed: ${(err as Error).message.split("\n")[0]}`;
+    if (stack) {
+      fs.writeFileSync(`/tmp/carnet-bench-${backend}.log`, stack.logs());
+      row.why += ` (portal log in /tmp/carnet-bench-${backend}.log)`;
+    }
   } finally {
     await teardown(stack, teacherPat).catch(() => undefined);
   }

@@ -9,6 +9,7 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Stack } from "@/e2e/stack";
+import { serverIdOf } from "./server-id";
 
 export const PASSWORD = "un-mot-de-passe-solide-42";
 export const CORPUS = "/work/shared/corpus/courses/premiere_nsi/T5_Traitement_de_donnees";
@@ -242,7 +243,7 @@ export class KernelSocket {
 
 /** The running server's pid from the local backend's state file (root-only folder of the data dir). */
 export function localServerPid(stack: Stack, copyId: string): number {
-  const file = path.join(stack.dataDir, "servers", "local", copyId, "state.json");
+  const file = path.join(stack.dataDir, "servers", "local", serverIdOf(copyId), "state.json");
   return (JSON.parse(fs.readFileSync(file, "utf8")) as { pid: number }).pid;
 }
 

@@ -18,6 +18,7 @@ import { routePrefix } from "@/proxy/client";
 import { backendName, backendOptions, notebookUrl, proxyClient } from "./config";
 import { registerServerStopper } from "./hooks";
 import { serverUsage } from "./usage";
+import { serverIdOf } from "./server-id";
 import type { User } from "../generated/prisma/client";
 
 const log = logger.child({ part: "servers" });
@@ -50,7 +51,7 @@ function specFor(copy: { id: string; uid: number }, token: string, allowNetwork:
   const e = env();
   const asRoot = process.getuid?.() === 0;
   return {
-    id: copy.id,
+    id: serverIdOf(copy.id),
     baseUrl: routePrefix(copy.id),
     workDir: copyDir(copy.id),
     token,
@@ -105,21 +106,23 @@ export async function ensureServer(user: User, copyId: string): Promise<{ status
 
 async function startInBackground(copy: { id: string; uid: number; studentId: string; activity: { ownerId: string; allowNetwork: boolean } }, token: string, entry: Live) {
   const backend = backendName();
-  const spawner = createSpawner(backend, specFor(copy, token, copy.activity.allowNetwork), backendOptions());
   const started = Date.now();
   const timeoutMs = env().CARNET_START_TIMEOUT_S * 1000;
-  (async () => {
-    for await (const ev of spawner.progress()) entry.progress = ev;
-  })().catch(() => undefined);
+  let spawner: Spawner | undefined;
   try {
+    // Inside the try: a spec the backend refuses must fail the start (and clean up), not leave it "starting" forever.
+    const sp = (spawner = createSpawner(backend, specFor(copy, token, copy.activity.allowNetwork), backendOptions()));
+    (async () => {
+      for await (const ev of sp.progress()) entry.progress = ev;
+    })().catch(() => undefined);
     await fs.access(copyDir(copy.id));
     await traversableDataDir();
-    const { url: target } = await withTimeout(spawner.start(), timeoutMs, "start");
-    await db().jupyterServer.update({ where: { copyId: copy.id }, data: { state: spawner.getState() as object, target } });
+    const { url: target } = await withTimeout(sp.start(), timeoutMs, "start");
+    await db().jupyterServer.update({ where: { copyId: copy.id }, data: { state: sp.getState() as object, target } });
     entry.progress = { progress: 80, message: "Démarrage de Python…" };
     await waitForReady(target, routePrefix(copy.id), token, {
       timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)),
-      isAlive: async () => (await spawner.poll()).running,
+      isAlive: async () => (await sp.poll()).running,
     });
     await proxyClient().addRoute(routePrefix(copy.id), { target, token, copyId: copy.id, users: [copy.studentId, copy.activity.ownerId] });
     await db().jupyterServer.update({ where: { copyId: copy.id }, data: { status: "running", readyAt: new Date(), lastActivity: new Date() } });
@@ -132,7 +135,7 @@ async function startInBackground(copy: { id: string; uid: number; studentId: str
       (err as Error).message === "timeout"
         ? "Le serveur a mis trop de temps à démarrer. Réessayez ; si cela persiste, prévenez votre enseignant."
         : "Le serveur n'a pas pu démarrer. Réessayez ; si cela persiste, prévenez votre enseignant.";
-    await spawner.stop().catch((e) => log.warn({ err: e, copyId: copy.id }, "cleanup after failed start"));
+    await spawner?.stop().catch((e) => log.warn({ err: e, copyId: copy.id }, "cleanup after failed start"));
     await proxyClient().removeRoute(routePrefix(copy.id)).catch(() => undefined);
     await db().jupyterServer.deleteMany({ where: { copyId: copy.id } });
   }
@@ -296,15 +299,15 @@ export async function adoptAndWatch(intervalMs = 30_000): Promise<void> {
     return [];
   });
   const rows = await db().jupyterServer.findMany({ include: { copy: { select: { id: true, uid: true } } } });
-  const known = new Map(rows.map((r) => [r.copyId, r]));
+  const known = new Map(rows.map((r) => [serverIdOf(r.copyId), r]));
   for (const m of managed) {
     const row = known.get(m.id);
     if (!row || row.status !== "running") {
-      log.info({ copyId: m.id }, "stopping orphan server");
+      log.info({ copyId: row?.copyId, serverId: m.id }, "stopping orphan server");
       const s = createSpawner(m.backend, { id: m.id, baseUrl: routePrefix(m.id), workDir: copyDir(m.id), token: "-", memoryMb: 1, cpus: 1 }, backendOptions());
       s.loadState(m.state);
       await s.stop().catch((err) => log.warn({ err }, "orphan stop failed"));
-      if (row) await db().jupyterServer.deleteMany({ where: { copyId: m.id } });
+      if (row) await db().jupyterServer.deleteMany({ where: { copyId: row.copyId } });
     }
   }
   for (const r of rows) if (r.status === "starting") await cleanup(r.copyId, "interrupted start").catch(() => undefined);
