@@ -18,6 +18,7 @@ import path from "node:path";
 import { chromium, type Browser, type Page } from "@playwright/test";
 import { freePort, startStack, type Stack } from "../e2e/stack";
 import { randomBytes } from "node:crypto";
+import { serverIdOf } from "../server/servers/server-id";
 import { createActivity, notebookBytes, PASSWORD, serverStatus, stopAllServers, teardown, waitFor } from "../server/servers/live-test-helpers";
 
 const N = Number(process.env.BENCH_N ?? 5);
@@ -39,6 +40,8 @@ interface Row {
   cold: number[];
   warm: number[];
   memMb: number[];
+  /** What the portal itself reports (cgroup anonymous memory), for comparison. */
+  cgroupMb: number[];
   why?: string;
 }
 
@@ -85,7 +88,7 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 }
 
 async function benchCarnet(browser: Browser, backend: "local" | "docker"): Promise<Row> {
-  const row: Row = { name: `Carnet ${backend}`, cold: [], warm: [], memMb: [] };
+  const row: Row = { name: `Carnet ${backend}`, cold: [], warm: [], memMb: [], cgroupMb: [] };
   const env: Record<string, string> = { CARNET_SPAWNER: backend, LOG_LEVEL: "info" };
   if (backend === "docker") {
     let host = process.env.DOCKER_HOST;
@@ -112,7 +115,9 @@ async function benchCarnet(browser: Browser, backend: "local" | "docker"): Promi
       const nbUrl = /\/nb\/[^/]+\/notebooks\/.+\.ipynb$/;
       row.cold.push(await timed(async () => (await page.goto(activity.shareUrl), await usable(page, nbUrl))));
       const copyId = new URL(page.url()).pathname.split("/")[2]!;
-      row.memMb.push((await waitFor("memory", async () => (await serverStatus(stack!, pat, copyId)).memoryMb)) ?? NaN);
+      // Same measure for every column: resident memory of the server's process tree (ps), kernel included.
+      row.memMb.push(rssTreeMb(serverPid(stack, backend, copyId, env.DOCKER_HOST)));
+      row.cgroupMb.push((await waitFor("memory", async () => (await serverStatus(stack!, pat, copyId)).memoryMb)) ?? NaN);
       const page2 = await page.context().newPage();
       await page.close();
       row.warm.push(await timed(async () => (await page2.goto(activity.shareUrl), await usable(page2, nbUrl))));
@@ -132,6 +137,13 @@ async function benchCarnet(browser: Browser, backend: "local" | "docker"): Promi
   return row;
 }
 
+/** Host pid of a Carnet server: the local backend's state, or the container's init process. */
+function serverPid(stack: Stack, backend: "local" | "docker", copyId: string, dockerHost?: string): number {
+  const state = JSON.parse(fs.readFileSync(path.join(stack.dataDir, "servers", backend, serverIdOf(copyId), "state.json"), "utf8")) as { pid?: number; containerId?: string };
+  if (backend === "local") return state.pid!;
+  return Number(execFileSync("docker", ["-H", dockerHost!, "inspect", "-f", "{{.State.Pid}}", state.containerId!], { encoding: "utf8" }).trim());
+}
+
 function rssTreeMb(pid: number): number {
   const out = execFileSync("ps", ["-eo", "pid=,ppid=,rss="], { encoding: "utf8" });
   const rows = out.trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number) as [number, number, number]);
@@ -144,7 +156,7 @@ function rssTreeMb(pid: number): number {
 }
 
 async function benchHub(browser: Browser): Promise<Row> {
-  const row: Row = { name: "JupyterHub 3.0 (peer)", cold: [], warm: [], memMb: [] };
+  const row: Row = { name: "JupyterHub 3.0 (peer)", cold: [], warm: [], memMb: [], cgroupMb: [] };
   const chp = "/opt/carnet-bench-chp/node_modules/.bin/configurable-http-proxy";
   if (!fs.existsSync("/usr/bin/jupyterhub")) return { ...row, why: "jupyterhub is not installed (apt-get install jupyterhub)" };
   if (!fs.existsSync(chp)) return { ...row, why: `configurable-http-proxy 5.3 not found at ${chp} (npm install --prefix /opt/carnet-bench-chp configurable-http-proxy@5.3)` };
@@ -291,9 +303,9 @@ async function main() {
   pr(head);
   console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
   for (const l of lines) pr(l);
-  console.log(`\n* the server and its kernel after 1+1 (resident memory). Ratios are to JupyterHub (lower is better).`);
+  console.log(`\n* the server and its kernel after 1+1: resident memory of the process tree (ps RSS, shared pages counted in each). Ratios are to JupyterHub (lower is better).`);
   for (const r of rows) if (r.why && r.cold.length) console.log(`note: ${r.name}: ${r.why}`);
-  for (const r of rows) if (r.cold.length) console.log(`raw ${r.name}: cold ${r.cold.map((x) => x.toFixed(2)).join(" ")} s; warm ${r.warm.map((x) => x.toFixed(2)).join(" ")} s; memory ${r.memMb.map((x) => x.toFixed(0)).join(" ")} MiB`);
+  for (const r of rows) if (r.cold.length) console.log(`raw ${r.name}: cold ${r.cold.map((x) => x.toFixed(2)).join(" ")} s; warm ${r.warm.map((x) => x.toFixed(2)).join(" ")} s; memory ${r.memMb.map((x) => x.toFixed(0)).join(" ")} MiB${r.cgroupMb.length ? ` (portal's cgroup figure: ${r.cgroupMb.map((x) => x.toFixed(0)).join(" ")} MiB)` : ""}`);
 }
 
 main().then(
