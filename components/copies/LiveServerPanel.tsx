@@ -19,15 +19,19 @@ type Status = {
   url: string;
   progress: number;
   message: string | null;
+  /** Why the last server stopped (crash, memory), for the student. */
   error: string | null;
+  /** Something to know about the running server (a kernel was killed for memory). */
+  notice?: string | null;
   memoryMb?: number | null;
 };
 
 type View =
   | { kind: "idle" }
   | { kind: "starting"; progress: number; message: string }
-  | { kind: "running"; url: string; memoryMb?: number | null }
-  | { kind: "error"; message: string; full?: boolean };
+  | { kind: "running"; url: string; memoryMb?: number | null; notice?: string | null }
+  | { kind: "error"; message: string; full?: boolean }
+  | { kind: "stopped"; message: string };
 
 export function LiveServerPanel({ copyId, isOwner }: LiveServerPanelProps) {
   const [view, setView] = useState<View>(isOwner ? { kind: "starting", progress: 0, message: "Préparation de votre espace…" } : { kind: "idle" });
@@ -50,8 +54,9 @@ export function LiveServerPanel({ copyId, isOwner }: LiveServerPanelProps) {
       }
       const s = (await res.json()) as Status;
       if (s.status === "running") {
-        setView({ kind: "running", url: s.url, memoryMb: s.memoryMb });
-        if (openWhenReady.current && !stayRef.current) window.location.assign(s.url);
+        setView({ kind: "running", url: s.url, memoryMb: s.memoryMb, notice: s.notice });
+        // A notice (kernel killed for memory) is read here first; the student opens the notebook when ready.
+        if (openWhenReady.current && !stayRef.current && !s.notice) window.location.assign(s.url);
         return;
       }
       if (s.status === "stopped") {
@@ -80,11 +85,15 @@ export function LiveServerPanel({ copyId, isOwner }: LiveServerPanelProps) {
   );
 
   useEffect(() => {
-    if (isOwner) void start(true);
-    else
-      void fetch(api, { cache: "no-store" })
+    void (async () => {
+      const s = await fetch(api, { cache: "no-store" })
         .then((r) => (r.ok ? (r.json() as Promise<Status>) : null))
-        .then((s) => s?.status === "running" && setView({ kind: "running", url: s.url, memoryMb: s.memoryMb }));
+        .catch(() => null);
+      // The last server stopped for a reason (crash, memory): say it before starting a new one.
+      if (s?.status === "stopped" && s.error) return setView({ kind: "stopped", message: s.error });
+      if (isOwner) return start(true);
+      if (s?.status === "running") setView({ kind: "running", url: s.url, memoryMb: s.memoryMb, notice: s.notice });
+    })();
   }, [isOwner, start, api]);
 
   const stop = async () => {
@@ -106,6 +115,19 @@ export function LiveServerPanel({ copyId, isOwner }: LiveServerPanelProps) {
             </button>
           )}
         </div>
+      )}
+      {view.kind === "stopped" && (
+        <div role="alert">
+          <p className="mb-2 font-medium text-amber-900">{view.message}</p>
+          <button type="button" onClick={() => void start(true)} className="rounded-lg bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700">
+            {isOwner ? "Rouvrir mon carnet" : "Ouvrir la copie en direct"}
+          </button>
+        </div>
+      )}
+      {view.kind === "running" && view.notice && (
+        <p role="alert" className="mb-3 font-medium text-amber-900">
+          {view.notice}
+        </p>
       )}
       {view.kind === "running" && (
         <div className="flex flex-wrap items-center gap-3">

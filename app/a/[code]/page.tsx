@@ -4,6 +4,7 @@ import { signInUrl, viewer } from "@/components/auth/session";
 import { normalizeShareCode } from "@/server/activities/share-code";
 import { activityByCode, openCopy } from "@/server/copies/open-copy";
 import { isAppError } from "@/server/errors";
+import { serverStatus } from "@/server/servers/orchestrator";
 import { Card } from "@/components/ui/Card";
 import { ButtonLink } from "@/components/ui/Button";
 
@@ -29,7 +30,9 @@ export default async function ShareLink({ params }: { params: Promise<{ code: st
       target = `/activites/${activity.id}?depuis=lien`;
     } else {
       const { copy } = await openCopy(user, code);
-      target = `/copies/${copy.id}`;
+      // The student's server is already running (another tab, back from a break): straight to the notebook.
+      const live = await serverStatus(user, copy.id).catch(() => null);
+      target = live?.status === "running" && !live.notice ? live.url : `/copies/${copy.id}`;
     }
   } catch (e) {
     if (isAppError(e) && e.code === "not_found")
