@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Stack } from "@/e2e/stack";
 import { serverIdOf } from "./server-id";
+import { signInCookie } from "../testing/session";
 
 export const PASSWORD = "un-mot-de-passe-solide-42";
 export const CORPUS = "/work/shared/corpus/courses/premiere_nsi/T5_Traitement_de_donnees";
@@ -110,32 +111,9 @@ export async function startServer(stack: Stack, pat: string, copyId: string, tim
   });
 }
 
-/**
- * A browser session cookie, obtained as a browser would: GET /api/auth/csrf, then POST the credentials form to
- * next-auth's callback. Returns the Cookie header value (session + csrf cookies).
- */
+/** A browser session cookie, obtained through next-auth's own credentials form (see server/testing/session.ts). */
 export async function sessionCookie(stack: Stack, username: string, password = PASSWORD): Promise<string> {
-  const jar = new Map<string, string>();
-  const keep = (res: Response) => {
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(";");
-      const i = pair!.indexOf("=");
-      jar.set(pair!.slice(0, i), pair!.slice(i + 1));
-    }
-  };
-  const header = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-  const csrfRes = await fetch(`${stack.url}/api/auth/csrf`);
-  keep(csrfRes);
-  const { csrfToken } = (await csrfRes.json()) as { csrfToken: string };
-  const res = await fetch(`${stack.url}/api/auth/callback/local`, {
-    method: "POST",
-    redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie: header(), origin: stack.url },
-    body: new URLSearchParams({ csrfToken, username, password, callbackUrl: `${stack.url}/copies` }),
-  });
-  keep(res);
-  if (![...jar.keys()].some((k) => k.includes("session-token"))) throw new Error(`sign-in of ${username} gave no session cookie (HTTP ${res.status})`);
-  return header();
+  return signInCookie(stack.url, username, password);
 }
 
 /** Starts a python3 kernel on a copy's server, through the proxy (PAT: no Origin needed). */
