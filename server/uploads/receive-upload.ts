@@ -28,6 +28,10 @@ export interface UploadLimits {
   maxDepth?: number;
   /** For a new version of an existing activity the title may be left out. */
   titleOptional?: boolean;
+  /** For a new version the notebook may be left out (annexes only); every other check still applies. */
+  notebookOptional?: boolean;
+  /** Text fields to return in `extraFields` besides title and description (e.g. "annexesMode"). */
+  extraFields?: readonly string[];
 }
 
 export interface ParsedUpload {
@@ -39,7 +43,12 @@ export interface ParsedUpload {
   files: { path: string; size: number }[];
   stagingDir: string;
   totalSize: number;
+  /** The text fields named in `UploadLimits.extraFields` that were sent. */
+  extraFields?: Record<string, string>;
 }
+
+/** What `receiveUpload` returns with `notebookOptional`: the notebook may be missing. */
+export type PartialUpload = Omit<ParsedUpload, "notebook"> & { notebook?: ParsedUpload["notebook"] };
 
 const MB = 1024 * 1024;
 /** multipart framing and text fields on top of the files */
@@ -81,8 +90,11 @@ interface StreamedFile {
  * each .zip annex is unpacked into a folder named after it) into a new folder under
  * `limits.stagingRoot`. Throws AppError: "too_large" (checked on Content-Length, then while
  * streaming), "zip_bomb", "invalid_file_name", "bad_request". Never leaves a folder behind on failure.
+ * With `notebookOptional`, an upload without a notebook is accepted (the result's `notebook` is then undefined).
  */
-export async function receiveUpload(req: Request, limits: UploadLimits): Promise<ParsedUpload> {
+export async function receiveUpload(req: Request, limits: UploadLimits & { notebookOptional: true }): Promise<PartialUpload>;
+export async function receiveUpload(req: Request, limits: UploadLimits): Promise<ParsedUpload>;
+export async function receiveUpload(req: Request, limits: UploadLimits): Promise<PartialUpload> {
   const maxNotebook = limits.maxNotebookBytes ?? 20 * MB;
   const maxActivity = limits.maxActivityBytes ?? 200 * MB;
   const maxZipEntries = limits.maxZipEntries ?? 5000;
@@ -111,15 +123,14 @@ export async function receiveUpload(req: Request, limits: UploadLimits): Promise
       maxActivity,
       maxBody,
       maxDepth,
+      extraFields: limits.extraFields ?? [],
     });
 
     const title = (fields.get("title") ?? "").trim();
     if (!title && !limits.titleOptional) throw new AppError("bad_request", "Le titre de l'activité est obligatoire.");
     const description = (fields.get("description") ?? "").trim();
-    const notebooks = files.filter((f) => f.field === "notebook");
-    if (notebooks.length === 0) throw new AppError("bad_request", "Aucun notebook reçu : choisissez un fichier .ipynb.");
-    const notebook = notebooks[0];
-    if (!notebook) throw new AppError("bad_request", "Aucun notebook reçu : choisissez un fichier .ipynb.");
+    const notebook = files.find((f) => f.field === "notebook");
+    if (!notebook && !limits.notebookOptional) throw new AppError("bad_request", "Aucun notebook reçu : choisissez un fichier .ipynb.");
 
     const result: { path: string; size: number }[] = [];
     let total = 0;
@@ -153,10 +164,11 @@ export async function receiveUpload(req: Request, limits: UploadLimits): Promise
     return {
       title,
       description,
-      notebook: { name: notebook.name, path: notebook.name },
+      notebook: notebook ? { name: notebook.name, path: notebook.name } : undefined,
       files: result,
       stagingDir,
       totalSize: total,
+      extraFields: Object.fromEntries([...fields].filter(([k]) => limits.extraFields?.includes(k))),
     };
   } catch (e) {
     await removeDir(stagingDir);
@@ -174,6 +186,7 @@ interface StreamOptions {
   maxActivity: number;
   maxBody: number;
   maxDepth: number;
+  extraFields: readonly string[];
 }
 
 function streamParts(
@@ -230,7 +243,7 @@ function streamParts(
         fail(new AppError("bad_request", `Le champ « ${name === "title" ? "titre" : name} » est trop long.`));
         return;
       }
-      if (name === "title" || name === "description") fields.set(name, value);
+      if (name === "title" || name === "description" || o.extraFields.includes(name)) fields.set(name, value);
     });
 
     bb.on("file", (field, stream, info) => {

@@ -1,18 +1,29 @@
+import { z } from "zod";
 import { api, param } from "@/server/http";
-import { replaceVersion } from "@/server/activities/replace-version";
+import { ANNEXES_MODES, replaceVersion } from "@/server/activities/replace-version";
 import { activityJson } from "@/server/activities/list-activities";
 import { uploadLimits } from "@/server/activities/upload-limits";
 import { activityForManager } from "@/server/activities/access";
 import { receiveUpload } from "@/server/uploads";
+import { removeDir } from "@/server/storage";
 
 export const dynamic = "force-dynamic";
 
-/** multipart: notebook + annexes; becomes the activity's new current version. Existing copies are unchanged. */
+const versionFields = z.object({ annexesMode: z.enum(ANNEXES_MODES, { message: "annexesMode : « add » ou « replace »." }).default("add") });
+
+/**
+ * multipart: `notebook` (optional), `annexes` (zero or more), `annexesMode=add|replace` (default add); becomes the
+ * activity's new current version, carrying over from the current one what was not sent. Existing copies are unchanged.
+ */
 export const POST = api({ roles: ["TEACHER", "ADMIN"] }, async ({ req, params, actor }) => {
   const id = param(params, "id");
-  const current = await activityForManager(actor.user, id);
-  const upload = await receiveUpload(req, { ...uploadLimits(), titleOptional: true });
-  if (!upload.title) upload.title = current.title;
-  const a = await replaceVersion(actor.user, id, upload);
+  await activityForManager(actor.user, id);
+  const upload = await receiveUpload(req, { ...uploadLimits(), titleOptional: true, notebookOptional: true, extraFields: ["annexesMode"] });
+  const fields = versionFields.safeParse(upload.extraFields ?? {});
+  if (!fields.success) {
+    await removeDir(upload.stagingDir);
+    throw fields.error;
+  }
+  const a = await replaceVersion(actor.user, id, upload, { annexesMode: fields.data.annexesMode });
   return Response.json(activityJson(a), { status: 201 });
 });
