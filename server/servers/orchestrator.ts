@@ -293,6 +293,9 @@ export async function reconcile(now = new Date()): Promise<{ removed: string[]; 
  * rows whose server is gone, then reconcile on a timer.
  */
 export async function adoptAndWatch(intervalMs = 30_000): Promise<void> {
+  // The timer runs whatever happens below: a failed adoption must not leave dead servers and culling unattended.
+  const timer = setInterval(() => void reconcile().catch((err) => log.warn({ err }, "reconcile failed")), intervalMs);
+  timer.unref();
   const backend = backendName();
   const managed = await listManaged(backend, backendOptions()).catch((err) => {
     log.warn({ err, backend }, "cannot list servers (backend unreachable?)");
@@ -302,18 +305,31 @@ export async function adoptAndWatch(intervalMs = 30_000): Promise<void> {
   const known = new Map(rows.map((r) => [serverIdOf(r.copyId), r]));
   for (const m of managed) {
     const row = known.get(m.id);
-    if (!row || row.status !== "running") {
-      log.info({ copyId: row?.copyId, serverId: m.id }, "stopping orphan server");
-      const s = createSpawner(m.backend, { id: m.id, baseUrl: routePrefix(m.id), workDir: copyDir(m.id), token: "-", memoryMb: 1, cpus: 1 }, backendOptions());
-      s.loadState(m.state);
-      await s.stop().catch((err) => log.warn({ err }, "orphan stop failed"));
-      if (row) await db().jupyterServer.deleteMany({ where: { copyId: row.copyId } });
-    }
+    if (row && row.status === "running") continue;
+    log.info({ copyId: row?.copyId, serverId: m.id }, "stopping orphan server");
+    await stopManaged(m);
+    if (row) await db().jupyterServer.deleteMany({ where: { copyId: row.copyId } });
   }
   for (const r of rows) if (r.status === "starting") await cleanup(r.copyId, "interrupted start").catch(() => undefined);
   await reconcile().catch((err) => log.warn({ err }, "first reconcile failed"));
-  const timer = setInterval(() => void reconcile().catch((err) => log.warn({ err }, "reconcile failed")), intervalMs);
-  timer.unref();
+}
+
+/**
+ * Stops a server found on the backend, from its state alone. The spec only names it: stopping never reads the
+ * token or limits, but the spawner validates every spec, so the placeholders are valid ones.
+ */
+async function stopManaged(m: { id: string; backend: "local" | "docker"; state: Record<string, unknown> }): Promise<void> {
+  try {
+    const s = createSpawner(
+      m.backend,
+      { id: m.id, baseUrl: `/nb/${m.id}/`, workDir: path.dirname(copyDir("x")), token: crypto.randomBytes(24).toString("base64url"), memoryMb: 256, cpus: 1 },
+      backendOptions(),
+    );
+    s.loadState(m.state);
+    await s.stop();
+  } catch (err) {
+    log.warn({ err, serverId: m.id }, "orphan stop failed");
+  }
 }
 
 registerServerStopper((copyId) => stopServer(copyId, "copy deleted"));
@@ -330,9 +346,7 @@ export async function stopAllServers(): Promise<number> {
   }
   const managed = await listManaged(backendName(), backendOptions()).catch(() => []);
   for (const m of managed) {
-    const s = createSpawner(m.backend, { id: m.id, baseUrl: routePrefix(m.id), workDir: copyDir(m.id), token: "-", memoryMb: 1, cpus: 1 }, backendOptions());
-    s.loadState(m.state);
-    await s.stop().catch((err) => log.warn({ err }, "orphan stop failed"));
+    await stopManaged(m);
     n++;
   }
   return n;
