@@ -61,11 +61,15 @@ async function student(browser: Browser, username: string) {
   return { ctx, page };
 }
 
-/** Opens the share link and returns the copy id it led to. */
+/**
+ * Opens the share link and returns the copy id it led to. The link leads to the copy page, or, when the student's
+ * live server is already running (the link starts it), straight to their notebook: then come back to the copy page.
+ */
 async function openLink(page: Page, shareUrl: string): Promise<string> {
   await page.goto(shareUrl);
-  await expect(page).toHaveURL(/\/copies\/[^/?#]+$/);
+  await expect(page).toHaveURL(/\/copies\/[^/?#]+$|\/nb\/[^/]+\/notebooks\//);
   const id = new URL(page.url()).pathname.split("/")[2]!;
+  if (new URL(page.url()).pathname.startsWith("/nb/")) await page.goto(`${stack.url}/copies/${id}`);
   await stay(page);
   return id;
 }

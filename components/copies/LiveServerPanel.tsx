@@ -64,7 +64,8 @@ export function LiveServerPanel({ copyId, isOwner }: LiveServerPanelProps) {
         return;
       }
       setView({ kind: "starting", progress: Math.max(5, s.progress), message: s.message ?? "Préparation de votre espace…" });
-      await new Promise((r) => setTimeout(r, 400));
+      // A server is ready in about a second: poll briskly at first, then gently.
+      await new Promise((r) => setTimeout(r, i < 20 ? 200 : 1000));
     }
     setView({ kind: "error", message: "Le serveur met trop de temps à démarrer. Réessayez." });
   }, [api]);

@@ -4,7 +4,7 @@ import { signInUrl, viewer } from "@/components/auth/session";
 import { normalizeShareCode } from "@/server/activities/share-code";
 import { activityByCode, openCopy } from "@/server/copies/open-copy";
 import { isAppError } from "@/server/errors";
-import { serverStatus } from "@/server/servers/orchestrator";
+import { ensureServer, serverStatus } from "@/server/servers/orchestrator";
 import { Card } from "@/components/ui/Card";
 import { ButtonLink } from "@/components/ui/Button";
 
@@ -31,8 +31,14 @@ export default async function ShareLink({ params }: { params: Promise<{ code: st
     } else {
       const { copy } = await openCopy(user, code);
       // The student's server is already running (another tab, back from a break): straight to the notebook.
+      // Otherwise start it now, while the browser loads the copy page (which shows the progress), unless the last
+      // server stopped for a reason the student must read first (crash, memory).
       const live = await serverStatus(user, copy.id).catch(() => null);
-      target = live?.status === "running" && !live.notice ? live.url : `/copies/${copy.id}`;
+      if (live?.status === "running" && !live.notice) target = live.url;
+      else {
+        if (live?.status === "stopped" && !live.error) await ensureServer(user, copy.id).catch(() => undefined);
+        target = `/copies/${copy.id}`;
+      }
     }
   } catch (e) {
     if (isAppError(e) && e.code === "not_found")
