@@ -1,9 +1,9 @@
 "use client";
 import Link from "next/link";
-import { useState } from "react";
 import { buttonClass, ButtonAnchor } from "@/components/ui/Button";
 import { Badge, type Tone } from "@/components/ui/Badge";
 import { cx } from "@/components/ui/cx";
+import { useCopySelection } from "./selection";
 
 export type DashboardRow = {
   id: string;
@@ -20,31 +20,41 @@ export type SortHeader = { key: string; label: string; href: string; active: boo
 
 const TONES: Record<string, Tone> = { NEW: "neutral", IN_PROGRESS: "info", SUBMITTED: "success" };
 
-/** The dashboard's table: sortable headers (links, so sorting is server-side), a selection for the zip, row actions. */
+/** Above this length the selection is sent in a POST body rather than in the URL (URLs over ~2,000 characters are unsafe). */
+const MAX_GET_URL = 1800;
+
+/**
+ * The dashboard's table: sortable headers (links, so sorting is server-side), row actions, and a selection for the zip
+ * that is kept across pages, sorting and filtering (see ./selection).
+ */
 export function CopiesTable({ activityId, rows, headers, total, csvHref, zipAllHref }: { activityId: string; rows: DashboardRow[]; headers: SortHeader[]; total: number; csvHref: string; zipAllHref: string }) {
-  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const { selected, toggle, setMany, clear } = useCopySelection(activityId);
   const allOnPage = rows.length > 0 && rows.every((r) => selected.has(r.id));
-  const toggle = (id: string) =>
-    setSelected((s) => {
-      const n = new Set(s);
-      if (n.has(id)) n.delete(id);
-      else n.add(id);
-      return n;
-    });
-  const toggleAll = () => setSelected(allOnPage ? new Set() : new Set(rows.map((r) => r.id)));
-  const selectionHref = `/api/v1/activities/${activityId}/copies.zip?ids=${[...selected].map(encodeURIComponent).join(",")}`;
+  const toggleAll = () => setMany(rows.map((r) => r.id), !allOnPage);
+  const ids = [...selected];
+  const zipUrl = `/api/v1/activities/${activityId}/copies.zip`;
+  const selectionHref = `${zipUrl}?ids=${ids.map(encodeURIComponent).join(",")}`;
+  const elsewhere = ids.filter((id) => !rows.some((r) => r.id === id)).length;
 
   return (
     <div className="space-y-3">
       <div className="flex flex-wrap items-center gap-2">
-        {selected.size > 0 ? (
+        {selected.size === 0 ? (
+          <button type="button" disabled className={buttonClass("primary", "md")} title="Cochez des copies dans le tableau">
+            Télécharger la sélection (zip)
+          </button>
+        ) : selectionHref.length <= MAX_GET_URL ? (
           <a href={selectionHref} download className={buttonClass("primary", "md")} data-testid="zip-selection">
             Télécharger la sélection (zip) · {selected.size}
           </a>
         ) : (
-          <button type="button" disabled className={buttonClass("primary", "md")} title="Cochez des copies dans le tableau">
-            Télécharger la sélection (zip)
-          </button>
+          // a long selection goes in the body; the browser still downloads the answer as a file, streamed
+          <form method="post" action={zipUrl} className="contents">
+            <input type="hidden" name="ids" value={ids.join(",")} />
+            <button type="submit" className={buttonClass("primary", "md")} data-testid="zip-selection">
+              Télécharger la sélection (zip) · {selected.size}
+            </button>
+          </form>
         )}
         <ButtonAnchor href={zipAllHref} download data-testid="zip-all">
           Tout télécharger (zip)
@@ -52,8 +62,18 @@ export function CopiesTable({ activityId, rows, headers, total, csvHref, zipAllH
         <ButtonAnchor href={csvHref} download data-testid="csv">
           Exporter le tableau (CSV)
         </ButtonAnchor>
-        <span role="status" aria-live="polite" className="ml-auto text-sm text-slate-600">
-          {selected.size > 0 ? `${selected.size} copie${selected.size > 1 ? "s" : ""} sélectionnée${selected.size > 1 ? "s" : ""}` : null}
+        <span className="ml-auto flex flex-wrap items-center gap-2 text-sm text-slate-600">
+          <span role="status" aria-live="polite" data-testid="selection-count">
+            {selected.size > 0
+              ? `${selected.size} copie${selected.size > 1 ? "s" : ""} sélectionnée${selected.size > 1 ? "s" : ""}` +
+                (elsewhere > 0 ? ` (dont ${elsewhere} hors de cette page)` : "")
+              : null}
+          </span>
+          {selected.size > 0 ? (
+            <button type="button" onClick={clear} className={buttonClass("ghost", "sm")}>
+              Tout désélectionner
+            </button>
+          ) : null}
         </span>
       </div>
       <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
@@ -71,6 +91,7 @@ export function CopiesTable({ activityId, rows, headers, total, csvHref, zipAllH
                   onChange={toggleAll}
                   disabled={rows.length === 0}
                   aria-label="Sélectionner toutes les copies de cette page"
+                  title="Cocher ou décocher les copies de cette page (la sélection des autres pages est gardée)"
                 />
               </th>
               {headers.map((h) => (
