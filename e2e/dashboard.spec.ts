@@ -10,7 +10,7 @@ import { test, expect, type Page } from "@playwright/test";
 import yauzl from "yauzl";
 import { startStack, type Stack } from "./stack";
 
-const NOTEBOOK = fs.readFileSync("/work/shared/corpus/courses/premiere_nsi/T5_Traitement_de_donnees/01_Manipulation_csv_version_eleve.ipynb");
+const NOTEBOOK = fs.readFileSync(path.resolve(import.meta.dirname, "../../shared/corpus/courses/premiere_nsi/T5_Traitement_de_donnees/01_Manipulation_csv_version_eleve.ipynb"));
 const NOTEBOOK_NAME = "Exercice élève n°1 l'été.ipynb";
 const PASSWORD = "un-mot-de-passe-solide-42";
 const STUDENTS = 55;

@@ -11,7 +11,7 @@ import { test, expect, type Browser, type BrowserContext, type Page, type Route 
 import yauzl from "yauzl";
 import { startStack, type Stack } from "./stack";
 
-const CORPUS = "/work/shared/corpus/courses/premiere_nsi/T5_Traitement_de_donnees";
+const CORPUS = path.resolve(import.meta.dirname, "../../shared/corpus/courses/premiere_nsi/T5_Traitement_de_donnees");
 const NOTEBOOK_NAME = "Exercice élève n°1 l'été.ipynb";
 const CSV_NAME = "exemple.csv";
 const PASSWORD = "un-mot-de-passe-solide-42";

@@ -13,7 +13,7 @@ import { serverIdOf } from "./server-id";
 import { signInCookie } from "../testing/session";
 
 export const PASSWORD = "un-mot-de-passe-solide-42";
-export const CORPUS = "/work/shared/corpus/courses/premiere_nsi/T5_Traitement_de_donnees";
+export const CORPUS = path.resolve(import.meta.dirname, "../../../shared/corpus/courses/premiere_nsi/T5_Traitement_de_donnees");
 export const NOTEBOOK_NAME = "Exercice CSV.ipynb";
 export const CSV_NAME = "exemple.csv";
 
