@@ -37,6 +37,8 @@ const schema = z.object({
   CARNET_SPAWNER: z.enum(["local", "docker"]).default("local"),
   CARNET_JUPYTER_IMAGE: z.string().default("carnet-jupyter:latest"),
   CARNET_DOCKER_HOST: z.string().optional(),
+  /** A folder of data shared by every activity, mounted read-only in students' containers at /home/jovyan/donnees. */
+  CARNET_SHARED_DATA_DIR: z.string().optional(),
   CARNET_IDLE_TIMEOUT_MIN: positive.default(60),
   CARNET_MAX_AGE_HOURS: positive.default(12),
   CARNET_MAX_SERVERS: z.coerce.number().int().positive().default(200),

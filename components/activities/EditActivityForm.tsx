@@ -6,8 +6,8 @@ import { Button } from "@/components/ui/Button";
 import { Alert } from "@/components/ui/Alert";
 import { callApi } from "./upload";
 
-/** Rename the activity and edit its description (PATCH /api/v1/activities/{id}). */
-export function EditActivityForm({ id, title, description }: { id: string; title: string; description: string }) {
+/** Rename the activity, edit its description, allow Internet access (PATCH /api/v1/activities/{id}). */
+export function EditActivityForm({ id, title, description, allowNetwork }: { id: string; title: string; description: string; allowNetwork: boolean }) {
   const router = useRouter();
   const busy = useRef(false);
   const [sending, setSending] = useState(false);
@@ -17,7 +17,7 @@ export function EditActivityForm({ id, title, description }: { id: string; title
     e.preventDefault();
     if (busy.current) return;
     const data = new FormData(e.currentTarget);
-    const next = { title: String(data.get("title") ?? "").trim(), description: String(data.get("description") ?? "") };
+    const next = { title: String(data.get("title") ?? "").trim(), description: String(data.get("description") ?? ""), allowNetwork: data.get("allowNetwork") === "on" };
     if (!next.title) return setMsg({ tone: "error", text: "Le titre ne peut pas être vide." });
     busy.current = true;
     setSending(true);
@@ -39,6 +39,13 @@ export function EditActivityForm({ id, title, description }: { id: string; title
       <Field label="Description" htmlFor="edit-description">
         <Textarea id="edit-description" name="description" defaultValue={description} maxLength={5000} rows={3} disabled={sending} />
       </Field>
+      <label className="flex items-start gap-2 text-sm text-slate-700">
+        <input type="checkbox" name="allowNetwork" defaultChecked={allowNetwork} disabled={sending} className="mt-1" />
+        <span>
+          Autoriser l&apos;accès à Internet depuis les carnets des élèves (par exemple pour lire des données en ligne).
+          Sans cette case, le code des élèves ne peut rien télécharger. S&apos;applique aux serveurs démarrés ensuite.
+        </span>
+      </label>
       <Button type="submit" disabled={sending}>
         {sending ? "Enregistrement…" : "Enregistrer"}
       </Button>

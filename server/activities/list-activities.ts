@@ -20,7 +20,7 @@ export async function listActivities(user: User, opts: { archived?: boolean } = 
 }
 
 /** The public shape of an activity in API responses. */
-export function activityJson(a: { id: string; title: string; description: string; code: string; createdAt: Date; updatedAt: Date; archivedAt: Date | null }) {
+export function activityJson(a: { id: string; title: string; description: string; code: string; createdAt: Date; updatedAt: Date; archivedAt: Date | null; allowNetwork: boolean }) {
   return {
     id: a.id,
     title: a.title,
@@ -31,5 +31,6 @@ export function activityJson(a: { id: string; title: string; description: string
     createdAt: a.createdAt,
     updatedAt: a.updatedAt,
     archived: a.archivedAt !== null,
+    allowNetwork: a.allowNetwork,
   };
 }

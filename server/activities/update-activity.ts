@@ -9,6 +9,8 @@ export const updateActivitySchema = z
     title: z.string().trim().min(1, "Le titre ne peut pas être vide.").max(200, "Le titre est trop long (200 caractères au plus).").optional(),
     description: z.string().max(5000, "La description est trop longue (5000 caractères au plus).").optional(),
     archived: z.boolean().optional(),
+    /** Students' servers of this activity may reach the Internet (docker backend; applies to servers started next). */
+    allowNetwork: z.boolean().optional(),
   })
   .strict();
 
@@ -19,6 +21,7 @@ export async function updateActivity(user: User, activityId: string, patch: z.in
     data: {
       ...(patch.title !== undefined ? { title: patch.title } : {}),
       ...(patch.description !== undefined ? { description: patch.description } : {}),
+      ...(patch.allowNetwork !== undefined ? { allowNetwork: patch.allowNetwork } : {}),
       ...(patch.archived !== undefined ? { archivedAt: patch.archived ? (a.archivedAt ?? new Date()) : null } : {}),
     },
   });

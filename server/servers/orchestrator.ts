@@ -58,6 +58,8 @@ function specFor(copy: { id: string; uid: number }, token: string, allowNetwork:
     memoryMb: e.CARNET_SERVER_MEMORY_MB,
     cpus: e.CARNET_SERVER_CPUS,
     allowNetwork,
+    // The site's shared data, read-only (docker; the local backend's servers read host folders by permissions).
+    ...(e.CARNET_SHARED_DATA_DIR ? { readOnlyMounts: [{ hostPath: path.resolve(e.CARNET_SHARED_DATA_DIR), containerPath: "/home/jovyan/donnees" }] } : {}),
     ...(asRoot || backendName() === "docker" ? { uid: copy.uid, gid: copy.uid } : {}),
   };
 }

@@ -81,7 +81,7 @@ export default async function ActivityPage({ params, searchParams }: { params: P
             Gérer l&apos;activité
           </h2>
           <Section title="Modifier le titre et la description">
-            <EditActivityForm id={a.id} title={a.title} description={a.description} />
+            <EditActivityForm id={a.id} title={a.title} description={a.description} allowNetwork={a.allowNetwork} />
           </Section>
           <Section title="Remplacer le notebook ou les annexes">
             <ReplaceVersionForm id={a.id} maxNotebookMb={e.CARNET_MAX_NOTEBOOK_MB} maxActivityMb={e.CARNET_MAX_ACTIVITY_MB} />
