@@ -80,7 +80,8 @@ describe("live servers: maximum age and orphans", () => {
       await fetch(`${stack.url}/nb/${copy}/api/contents`, { headers: { authorization: `Bearer ${pats.alice}` } });
       return !alive(pid);
     }, 60_000);
-    expect((await serverStatus(stack, pats.alice!, copy)).status).toBe("stopped");
+    // The process goes first; the portal then removes the route and the record.
+    await waitFor("the portal to report the server stopped", async () => (await serverStatus(stack, pats.alice!, copy)).status === "stopped");
     expect(fs.existsSync(copyNotebookFile(stack, copy))).toBe(true);
   });
 
