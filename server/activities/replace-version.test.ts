@@ -16,9 +16,9 @@ import { createActivity } from "./create-activity";
 import { openCopy } from "../copies/open-copy";
 import { copyDir, stagingRoot, versionDir } from "../storage";
 import { db } from "../db";
-import type { ParsedUpload } from "../uploads";
 import type { User } from "../generated/prisma/client";
 import { POST } from "../../app/api/v1/activities/[id]/versions/route";
+import { stageUpload } from "../testing/upload";
 
 const corpus = path.resolve(import.meta.dirname, "../../../shared/corpus");
 const NB = "Exercice élève n°1 l'été.ipynb";
@@ -26,21 +26,7 @@ const nb = fs.readFileSync(path.join(corpus, "courses/premiere_nsi/T5_Traitement
 const nbV2 = Buffer.from(nb.toString().replace("Manipulation", "Version 2"));
 const MB = 1024 * 1024;
 
-function stage(files: Record<string, Buffer | string>): ParsedUpload {
-  const dir = path.join(stagingRoot(), crypto.randomBytes(6).toString("hex"));
-  for (const [rel, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), content);
-  }
-  return {
-    title: "Moyennes",
-    description: "",
-    notebook: { name: NB, path: NB },
-    files: Object.keys(files).map((p) => ({ path: p, size: fs.statSync(path.join(dir, p)).size })),
-    stagingDir: dir,
-    totalSize: 0,
-  };
-}
+const stage = (files: Record<string, Buffer | string>) => stageUpload(files, NB);
 
 function listTree(dir: string, prefix = ""): string[] {
   if (!fs.existsSync(dir)) return [];

@@ -1,7 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
-import crypto from "node:crypto";
 import { dbKinds, setupTestDb, type TestDb } from "../testing/db";
 import { createUser } from "../users";
 import { createActivity } from "../activities/create-activity";
@@ -10,28 +9,14 @@ import { deleteActivity, deletionImpact } from "../activities/delete-activity";
 import { openCopy, copyForViewer, myCopies } from "./open-copy";
 import { listCopies } from "./list-copies";
 import { copiesCsv } from "./export";
-import { copyDir, stagingRoot, activityDir } from "../storage";
+import { copyDir, activityDir } from "../storage";
 import { db } from "../db";
-import type { ParsedUpload } from "../uploads";
+import { stageUpload } from "../testing/upload";
 
 const corpus = path.resolve(import.meta.dirname, "../../../shared/corpus");
 const NB_NAME = "Exercice élève n°1 l'été.ipynb";
 
-function stage(files: Record<string, Buffer | string>, notebook = NB_NAME): ParsedUpload {
-  const dir = path.join(stagingRoot(), crypto.randomBytes(6).toString("hex"));
-  for (const [rel, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), content);
-  }
-  return {
-    title: "Moyennes",
-    description: "",
-    notebook: { name: notebook, path: notebook },
-    files: Object.keys(files).map((p) => ({ path: p, size: fs.statSync(path.join(dir, p)).size })),
-    stagingDir: dir,
-    totalSize: 0,
-  };
-}
+const stage = (files: Record<string, Buffer | string>, notebook = NB_NAME) => stageUpload(files, notebook);
 
 const nb = fs.readFileSync(path.join(corpus, "courses/premiere_nsi/T5_Traitement_de_donnees/01_Manipulation_csv_version_eleve.ipynb"));
 const csv = "Prénom;Note\nZoé;15\n";
