@@ -284,7 +284,12 @@ export async function reconcile(now = new Date()): Promise<{ removed: string[]; 
     }
   }
   if (routes) {
-    const wanted = new Set(rows.filter((r) => !removed.includes(r.copyId) && !culled.includes(r.copyId)).map((r) => routePrefix(r.copyId)));
+    // Wanted: every server that exists now, starting ones included (a start adds its route just before it marks
+    // itself running; a route listed above may belong to a start that finished meanwhile). Read the rows again so
+    // that only routes with no server at all are removed.
+    const existing = await db().jupyterServer.findMany({ select: { copyId: true } });
+    // Dead and culled servers lost their route in cleanup(); a copy re-opened since then has a new row: keep it.
+    const wanted = new Set(existing.map((r) => routePrefix(r.copyId)));
     for (const prefix of Object.keys(routes)) if (!wanted.has(prefix)) await proxyClient().removeRoute(prefix).catch(() => undefined);
   }
   return { removed, culled };
