@@ -23,7 +23,7 @@ export function inside(root: string, rel: string): string {
 
 /** Removes a folder and everything in it; a missing folder is fine. */
 export async function removeDir(dir: string): Promise<void> {
-  await fs.rm(dir, { recursive: true, force: true });
+  await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
 /** Every regular file under `dir`, as posix relative paths with sizes and modification times. */

@@ -64,13 +64,7 @@ export type CopyRow = {
  * Save times of the activity's copies are refreshed from the files first (one stat per copy).
  */
 export async function listCopies(user: User, activityId: string, q: Partial<ListCopiesQuery> = {}) {
-  const a = await activityForManager(user, activityId);
-  const all = await db().copy.findMany({
-    where: { activityId: a.id },
-    select: { id: true, notebookPath: true, createdAt: true, lastSavedAt: true, state: true, student: { select: { classes: true } } },
-  });
-  await refreshSaveTimes(all);
-  const classes = [...new Set(all.flatMap((c) => c.student.classes))].sort((x, y) => x.localeCompare(y, "fr"));
+  const { activity: a, classes } = await refreshedActivity(user, activityId);
   const w = where(a.id, q);
   const page = q.page ?? 1;
   const pageSize = q.pageSize ?? 50;
@@ -113,11 +107,22 @@ function pickClass(classes: string[], wanted?: string): string | null {
 
 /** Every copy matching the query (no pagination), for CSV and zip exports. */
 export async function allCopies(user: User, activityId: string, q: Partial<ListCopiesQuery> = {}) {
-  const first = await listCopies(user, activityId, { ...q, page: 1, pageSize: 1 });
-  const rows = await db().copy.findMany({
-    where: where(first.activity.id, q),
-    orderBy: orderBy(q),
-    include: rowInclude,
+  const { activity } = await refreshedActivity(user, activityId);
+  const rows = await db().copy.findMany({ where: where(activity.id, q), orderBy: orderBy(q), include: rowInclude });
+  return { activity, items: rows.map((c) => toRow(c, q.class)) };
+}
+
+/**
+ * The activity if `user` manages it, after bringing its copies' save times up to date from disk (one stat each),
+ * with the classes present among its students (for the filter).
+ */
+async function refreshedActivity(user: User, activityId: string) {
+  const activity = await activityForManager(user, activityId);
+  const all = await db().copy.findMany({
+    where: { activityId: activity.id },
+    select: { id: true, notebookPath: true, createdAt: true, lastSavedAt: true, state: true, student: { select: { classes: true } } },
   });
-  return { activity: first.activity, items: rows.map((c) => toRow(c, q.class)) };
+  await refreshSaveTimes(all);
+  const classes = [...new Set(all.flatMap((c) => c.student.classes))].sort((x, y) => x.localeCompare(y, "fr"));
+  return { activity, classes };
 }

@@ -1,6 +1,6 @@
 /** The spawner and proxy as this portal configures them. */
 import path from "node:path";
-import crypto from "node:crypto";
+import { sha256 } from "../ids";
 import { env } from "../env";
 import { logger } from "../logger";
 import type { BackendOptions, BackendName } from "@/spawner";
@@ -12,7 +12,7 @@ export function backendName(): BackendName {
 
 /** Instance id: stable per data directory, so that two portals on one host never touch each other's servers. */
 export function instanceId(): string {
-  return "c" + crypto.createHash("sha256").update(env().dataDir).digest("hex").slice(0, 10);
+  return "c" + sha256(env().dataDir).slice(0, 10);
 }
 
 export function backendOptions(): BackendOptions {

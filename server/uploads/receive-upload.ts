@@ -10,6 +10,7 @@ import { finished } from "node:stream/promises";
 import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
 import busboy from "busboy";
 import { AppError } from "../errors";
+import { removeDir } from "../storage";
 import { checkRelativePath, MAX_DEPTH, NameRegistry } from "./names";
 import { unzipInto } from "./zip";
 
@@ -72,10 +73,6 @@ class BodyLimit extends Transform {
       cb();
     } else cb(null, chunk);
   }
-}
-
-async function removeDir(dir: string): Promise<void> {
-  await fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
 interface StreamedFile {
