@@ -9,6 +9,9 @@ const parts = [];
 const tc = read(".cache/test/typecheck.json");
 if (tc) { passed += tc.passed; failed += tc.failed; parts.push(`typecheck ${tc.failed ? "failed" : "ok"}`); }
 
+const lint = read(".cache/test/lint.json");
+if (lint) { passed += lint.passed; failed += lint.failed; parts.push(`lint ${lint.failed ? "failed" : "ok"}`); }
+
 const v = read(".cache/test/vitest.json");
 if (v) {
   const p = v.numPassedTests ?? 0, f = (v.numFailedTests ?? 0) + (v.numFailedTestSuites && !v.numFailedTests ? v.numFailedTestSuites : 0);

@@ -50,10 +50,14 @@ if [ -n "${DOCKER_HOST:-}" ] && [ -x scripts/docker-engine.sh ]; then
 fi
 
 status=0
-rm -f .cache/test/vitest.json .cache/test/playwright.json .cache/test/typecheck.json
+rm -f .cache/test/vitest.json .cache/test/playwright.json .cache/test/typecheck.json .cache/test/lint.json
 echo "== vérification des types (tsc)"
 if npx --no-install tsc --noEmit > .cache/test/tsc.log 2>&1; then echo '{"passed":1,"failed":0}' > .cache/test/typecheck.json
 else cat .cache/test/tsc.log; echo '{"passed":0,"failed":1}' > .cache/test/typecheck.json; status=1; fi
+
+echo "== lint (typescript-eslint : promesses oubliées)"
+if npx --no-install eslint . > .cache/test/lint.log 2>&1; then echo '{"passed":1,"failed":0}' > .cache/test/lint.json
+else cat .cache/test/lint.log; echo '{"passed":0,"failed":1}' > .cache/test/lint.json; status=1; fi
 
 if [ "$what" != e2e ]; then
   echo "== tests unitaires et d'intégration (vitest)"

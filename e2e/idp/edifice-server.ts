@@ -53,7 +53,7 @@ export async function startEdificeServer(opts: { users?: EdificeFixtureUser[] } 
   const codes = new Map<string, { login: string; redirectUri: string; challenge: string; exp: number }>();
   const tokens = new Map<string, string>();
 
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer((req, res) => void (async () => {
     try {
       const url = new URL(req.url ?? "/", baseUrl);
       const send = (status: number, body: unknown, type = "application/json") => {
@@ -109,7 +109,7 @@ export async function startEdificeServer(opts: { users?: EdificeFixtureUser[] } 
     } catch {
       res.writeHead(500).end();
     }
-  });
+  })());
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", resolve);

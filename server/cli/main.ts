@@ -126,7 +126,7 @@ async function start() {
       fs.rmSync(runFile(e), { force: true });
       process.exit(code);
     }, 8000).unref();
-    Promise.all(alive.map((c) => new Promise((r) => c.once("exit", r)))).then(() => {
+    void Promise.all(alive.map((c) => new Promise((r) => c.once("exit", r)))).then(() => {
       fs.rmSync(runFile(e), { force: true });
       process.exit(code);
     });
