@@ -1,4 +1,3 @@
-import "server-only";
 /**
  * Session versions: every session (the portal's JWT, a notebook host's cookie) carries the user's sessionVersion
  * from when it began; bumping the version ends them all within seconds. See docs/security.md.
