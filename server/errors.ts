@@ -8,6 +8,7 @@ export type ErrorCode =
   | "unauthenticated"
   | "forbidden"
   | "csrf"
+  | "reauth_required"
   | "not_found"
   | "conflict"
   | "rate_limited"
@@ -24,6 +25,7 @@ const STATUS: Record<ErrorCode, number> = {
   unauthenticated: 401,
   forbidden: 403,
   csrf: 403,
+  reauth_required: 403,
   not_found: 404,
   conflict: 409,
   rate_limited: 429,
