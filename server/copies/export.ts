@@ -1,13 +1,12 @@
 /** Exports of the dashboard: CSV for Excel, a zip of the students' folders, one copy's notebook. */
-import fs from "node:fs";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { ZipArchive } from "archiver";
 import type { User } from "../generated/prisma/client";
 import { allCopies, STATE_LABELS, type ListCopiesQuery } from "./list-copies";
 import { copyForViewer } from "./open-copy";
-import { copyDir, inside, listFiles } from "../storage";
-import { safeFolderName } from "../uploads/names";
+import { listCopyFiles, openCopyFile, CopyFileError, type OpenedFile } from "../files/copy-files";
+import { safeFolderName, ZipPaths } from "../uploads/names";
 import { logger } from "../logger";
 
 function csvCell(v: string): string {
@@ -38,9 +37,15 @@ export function contentDisposition(fileName: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
 }
 
+/** Files of one copy in the zip at most; past it the folder holds a note saying so. */
+const MAX_FILES_PER_COPY = 10_000;
+
 /**
  * Streams a zip with one folder per student (their name, made safe and unique), holding the notebook and annexes
- * as the student has them. Returns a web ReadableStream; nothing is buffered whole in memory.
+ * as the student has them. Returns a web ReadableStream; nothing is buffered whole in memory. Every file is read
+ * through server/files/copy-files.ts (no link followed, regular files only, each capped at the size it had when
+ * opened); entry names are made safe per segment (`ZipPaths`) so that nothing leaves the student's folder when the
+ * zip is unpacked, on Windows too. A file that cannot be read safely is left out and logged.
  */
 export async function copiesZip(user: User, activityId: string, q: Partial<ListCopiesQuery> = {}) {
   const { activity, items } = await allCopies(user, activityId, q);
@@ -49,14 +54,38 @@ export async function copiesZip(user: User, activityId: string, q: Partial<ListC
   zip.on("warning", (err: Error) => logger.warn({ err }, "zip warning"));
   zip.on("error", (err: Error) => out.destroy(err));
   zip.pipe(out);
+  // One entry at a time: the next file is opened only when the previous one is in the zip (bounded descriptors).
+  const add = (source: Readable | Buffer, name: string, date: Date) =>
+    new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      zip.once("error", onError);
+      zip.once("entry", () => {
+        zip.off("error", onError);
+        resolve();
+      });
+      zip.append(source, { name, date });
+    });
   (async () => {
     const taken = new Set<string>();
     for (const c of items) {
       const label = c.student.class ? `${c.student.name} (${c.student.class})` : c.student.name;
       const folder = safeFolderName(label, taken);
-      taken.add(folder);
-      for (const f of await listFiles(copyDir(c.id))) {
-        zip.file(inside(copyDir(c.id), f.path), { name: `${folder}/${f.path}`, date: f.mtime });
+      const names = new ZipPaths(folder);
+      const { files, truncated } = await listCopyFiles(c.id, { maxFiles: MAX_FILES_PER_COPY });
+      for (const f of files) {
+        let opened: OpenedFile;
+        try {
+          opened = await openCopyFile(c.id, f.path);
+        } catch (err) {
+          if (!(err instanceof CopyFileError)) throw err;
+          logger.warn({ copyId: c.id, problem: err.problem }, "zip: a file of the copy was left out");
+          continue;
+        }
+        await add(opened.nodeStream(), names.entryName(f.path.split("/")), opened.mtime);
+      }
+      if (truncated) {
+        const note = `Cette copie contient plus de ${MAX_FILES_PER_COPY} fichiers : seuls les ${MAX_FILES_PER_COPY} premiers sont dans ce zip.\r\n`;
+        await add(Buffer.from(note, "utf8"), names.entryName(["_copie incomplète.txt"]), new Date());
       }
     }
     await zip.finalize();
@@ -69,12 +98,15 @@ export async function copiesZip(user: User, activityId: string, q: Partial<ListC
   };
 }
 
-/** One copy's notebook file, for its student, its teacher or an admin. */
+/**
+ * One copy's notebook file, for its student, its teacher or an admin, read without following links (see
+ * server/files/copy-files.ts). Throws AppError not_found (no copy, no notebook), or CopyFileError 422 when the
+ * notebook is a link or not a regular file.
+ */
 export async function copyNotebookFile(user: User, copyId: string) {
   const copy = await copyForViewer(user, copyId);
-  const file = inside(copyDir(copy.id), copy.notebookPath);
-  const stat = await fs.promises.stat(file);
+  const file = await openCopyFile(copy.id, copy.notebookPath);
   const base = path.posix.basename(copy.notebookPath);
   const fileName = copy.studentId === user.id ? base : `${copy.student.name} - ${base}`;
-  return { copy, size: stat.size, stream: Readable.toWeb(fs.createReadStream(file)) as ReadableStream, fileName };
+  return { copy, size: file.size, stream: file.webStream(), fileName };
 }

@@ -2,9 +2,8 @@
  * Students save through Jupyter, not through the portal: the "last saved" date is the notebook file's
  * modification time, brought into the database when someone looks (dashboard, copy page).
  */
-import fs from "node:fs/promises";
 import { db } from "../db";
-import { copyDir, inside } from "../storage";
+import { statCopyFile } from "../files/copy-files";
 
 /** Refreshes lastSavedAt (and NEW -> IN_PROGRESS) for the given copies from their files. Cheap: one stat each. */
 export async function refreshSaveTimes(copies: { id: string; notebookPath: string; createdAt: Date; lastSavedAt: Date | null; state: string }[]) {
@@ -13,9 +12,9 @@ export async function refreshSaveTimes(copies: { id: string; notebookPath: strin
     copies.map(async (c) => {
       let mtime: Date;
       try {
-        mtime = (await fs.stat(inside(copyDir(c.id), c.notebookPath))).mtime;
+        mtime = (await statCopyFile(c.id, c.notebookPath)).mtime;
       } catch {
-        return;
+        return; // missing, or not a regular file of the copy (a symlink's target's time is not the student's save)
       }
       // Copying preserves nothing of the original's time: a file not touched since the copy was made is unsaved.
       if (mtime.getTime() <= c.createdAt.getTime() + 1000) return;

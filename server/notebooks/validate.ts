@@ -450,7 +450,9 @@ export function parseNotebook(bytes: Buffer, fileName: string): ParsedNotebook {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    const where = e instanceof SyntaxError ? ` (${e.message})` : "";
+    // V8's message quotes the start of the text: never print a (student's) file back; the position is enough.
+    const pos = e instanceof SyntaxError ? /position (\d+)/.exec(e.message)?.[1] : undefined;
+    const where = pos ? ` (erreur à la position ${pos})` : "";
     throw invalid(
       fileName,
       `n'est pas un fichier JSON valide${where}. Un notebook Jupyter (.ipynb) est un fichier JSON : il a peut-être été abîmé ou n'est pas un notebook.`,

@@ -11,7 +11,7 @@ import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
 import busboy from "busboy";
 import { AppError } from "../errors";
 import { removeDir } from "../storage";
-import { checkRelativePath, MAX_DEPTH, NameRegistry } from "./names";
+import { checkRelativePath, MAX_DEPTH, NameRegistry, shownName } from "./names";
 import { unzipInto } from "./zip";
 
 export interface UploadLimits {
@@ -56,6 +56,21 @@ const MB = 1024 * 1024;
 const FORM_OVERHEAD = MB;
 const mo = (bytes: number) => `${Math.round((bytes / MB) * 10) / 10} Mo`;
 
+/** Parts of one upload: files, text fields, both. Past them the upload is refused (413), never cut short. */
+export const MAX_UPLOAD_FILES = 1000;
+const MAX_FIELDS = 20;
+const MAX_PARTS = 1100;
+
+function tooMany(limit: "files" | "fields" | "parts"): AppError {
+  const message = {
+    files: `Trop de fichiers dans cet envoi : ${MAX_UPLOAD_FILES} au plus. Regroupez les fichiers annexes dans une archive .zip.`,
+    fields: `Le formulaire envoyé a trop de champs (${MAX_FIELDS} au plus).`,
+    parts: `Le formulaire envoyé a trop de parties (${MAX_PARTS} au plus, fichiers et champs). Regroupez les fichiers annexes dans une archive .zip.`,
+  }[limit];
+  const max = { files: MAX_UPLOAD_FILES, fields: MAX_FIELDS, parts: MAX_PARTS }[limit];
+  return new AppError("too_large", message, { limit, max });
+}
+
 function tooLarge(what: string, limit: number): AppError {
   return new AppError("too_large", `${what} dépasse la taille maximale autorisée (${mo(limit)}).`, { limitBytes: limit });
 }
@@ -86,7 +101,7 @@ interface StreamedFile {
  * Parses a multipart upload (fields `title`, `description`, one file `notebook`, files `annexes`;
  * each .zip annex is unpacked into a folder named after it) into a new folder under
  * `limits.stagingRoot`. Throws AppError: "too_large" (checked on Content-Length, then while
- * streaming), "zip_bomb", "invalid_file_name", "bad_request". Never leaves a folder behind on failure.
+ * streaming; also over 1,000 files, 20 fields or 1,100 parts, `details.limit` saying which), "zip_bomb", "invalid_file_name", "bad_request". Never leaves a folder behind on failure.
  * With `notebookOptional`, an upload without a notebook is accepted (the result's `notebook` is then undefined).
  */
 export async function receiveUpload(req: Request, limits: UploadLimits & { notebookOptional: true }): Promise<PartialUpload>;
@@ -205,7 +220,7 @@ function streamParts(
       bb = busboy({
         headers: { "content-type": contentType },
         defParamCharset: "utf8", // browsers send UTF-8 file names; busboy's default is latin1
-        limits: { fieldSize: 64 * 1024, fields: 20, files: 1000, parts: 1100, fileSize: o.maxBody },
+        limits: { fieldSize: 64 * 1024, fields: MAX_FIELDS, files: MAX_UPLOAD_FILES, parts: MAX_PARTS, fileSize: o.maxBody },
       });
     } catch {
       reject(new AppError("bad_request", "Le formulaire envoyé est mal formé."));
@@ -236,8 +251,8 @@ function streamParts(
     const counter = new BodyLimit(o.maxBody, () => fail(tooLarge("L'envoi (notebook et fichiers annexes)", o.maxActivity)));
 
     bb.on("field", (name, value, info) => {
-      if (info.valueTruncated) {
-        fail(new AppError("bad_request", `Le champ « ${name === "title" ? "titre" : name} » est trop long.`));
+      if (info.valueTruncated || info.nameTruncated) {
+        fail(new AppError("too_large", `Le champ « ${name === "title" ? "titre" : shownName(name)} » est trop long.`, { limit: "fieldSize" }));
         return;
       }
       if (name === "title" || name === "description" || o.extraFields.includes(name)) fields.set(name, value);
@@ -246,6 +261,8 @@ function streamParts(
     bb.on("file", (field, stream, info) => {
       // a truncated body or our own abort errors the part stream: that is a failure, not a crash
       stream.on("error", () => fail(new AppError("bad_request", "L'envoi a été interrompu avant la fin.")));
+      // busboy truncates a file past fileSize and says so only by this event: refuse, never store a cut file
+      stream.on("limit", () => fail(tooLarge("Un des fichiers envoyés", o.maxBody)));
       const sent = info.filename ?? "";
       if ((field !== "notebook" && field !== "annexes") || sent === "") {
         // unknown field, or an empty <input type=file> (browsers send an empty part)
@@ -305,6 +322,10 @@ function streamParts(
       writes.push(write);
     });
 
+    // busboy drops what comes after a limit without an error: each limit is a refusal, so nothing is half-stored
+    bb.on("filesLimit", () => fail(tooMany("files")));
+    bb.on("fieldsLimit", () => fail(tooMany("fields")));
+    bb.on("partsLimit", () => fail(tooMany("parts")));
     bb.on("error", () => fail(new AppError("bad_request", "Le formulaire envoyé est mal formé ou incomplet.")));
     bb.on("close", () => {
       if (failure === undefined) void settle();

@@ -1,5 +1,4 @@
 import type { Metadata } from "next";
-import fs from "node:fs/promises";
 import path from "node:path";
 import { notFound } from "next/navigation";
 import "katex/dist/katex.min.css";
@@ -8,7 +7,7 @@ import { activityByCode, copyForViewer } from "@/server/copies/open-copy";
 import { refreshSaveTimes } from "@/server/copies/save-times";
 import { parseNotebook } from "@/server/notebooks/validate";
 import { renderNotebookHtml } from "@/server/notebooks/render";
-import { copyDir, inside } from "@/server/storage";
+import { CopyFileError, readCopyFile } from "@/server/files/copy-files";
 import { isAppError } from "@/server/errors";
 import { NotebookView } from "@/components/notebook/NotebookView";
 import { LiveServerPanel } from "@/components/copies/LiveServerPanel";
@@ -40,12 +39,12 @@ export default async function CopyPage({ params }: { params: Promise<{ id: strin
   let html: string | null = null;
   let problem: string | null = null;
   try {
-    const bytes = await fs.readFile(inside(copyDir(copy.id), copy.notebookPath));
+    const bytes = await readCopyFile(copy.id, copy.notebookPath, { maxBytes: 64 * 1024 * 1024 });
     const { notebook } = parseNotebook(bytes, path.posix.basename(copy.notebookPath));
     html = renderNotebookHtml(notebook, { assetUrl: (rel) => fileUrl(copy.id, copy.notebookPath, rel) });
   } catch (e) {
-    if (isAppError(e)) problem = e.message;
-    else if ((e as NodeJS.ErrnoException).code === "ENOENT") problem = "Le fichier du notebook est introuvable dans cette copie (a-t-il été renommé ou supprimé dans Jupyter ?).";
+    if (e instanceof CopyFileError && e.problem === "missing") problem = "Le fichier du notebook est introuvable dans cette copie (a-t-il été renommé ou supprimé dans Jupyter ?).";
+    else if (isAppError(e)) problem = e.message;
     else throw e;
   }
 

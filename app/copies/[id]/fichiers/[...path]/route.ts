@@ -1,10 +1,8 @@
-import fs from "node:fs";
 import path from "node:path";
-import { Readable } from "node:stream";
 import { ensureMigrated } from "@/server/db";
 import { currentUser } from "@/server/auth/actor";
 import { copyForViewer } from "@/server/copies/open-copy";
-import { copyDir, inside } from "@/server/storage";
+import { CopyFileError, HIDDEN_DIRS, openCopyFile } from "@/server/files/copy-files";
 import { isAppError } from "@/server/errors";
 import { contentTypeOf } from "@/components/copies/content-types";
 
@@ -18,11 +16,16 @@ const SAFETY = {
   "cache-control": "private, no-cache",
 };
 
-function notFound(): Response {
-  return new Response("Fichier introuvable.", { status: 404, headers: { "content-type": "text/plain; charset=utf-8", ...SAFETY } });
+function refusal(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status, headers: SAFETY });
 }
+const notFound = () => refusal(404, "not_found", "Fichier introuvable.");
 
-/** A file of a copy (annexes and images referenced by its notebook), for whoever may see the copy. */
+/**
+ * A file of a copy (annexes and images referenced by its notebook), for whoever may see the copy. Read through
+ * server/files/copy-files.ts: a symlink (on any path component), a FIFO or anything but a regular file is refused
+ * with a JSON error (422), a missing file is 404; nothing of the file is ever echoed.
+ */
 export async function GET(_req: Request, { params }: { params: Promise<{ id: string; path: string[] }> }) {
   const { id, path: segments } = await params;
   try {
@@ -32,23 +35,21 @@ export async function GET(_req: Request, { params }: { params: Promise<{ id: str
     const copy = await copyForViewer(user, id);
     const parts = segments.map((s) => s.normalize("NFC"));
     if (parts.length === 0 || parts.some((p) => p === "" || p === "." || p === ".." || /[\u0000-\u001f\\]/.test(p))) return notFound();
-    if (parts.some((p) => p === ".carnet" || p === ".ipynb_checkpoints")) return notFound();
-    const file = inside(copyDir(copy.id), parts.join("/"));
-    const st = await fs.promises.stat(file).catch(() => null);
-    if (!st?.isFile()) return notFound();
-    const stream = Readable.toWeb(fs.createReadStream(file)) as ReadableStream;
-    return new Response(stream, {
+    if (parts.some((p) => HIDDEN_DIRS.has(p))) return notFound();
+    const file = await openCopyFile(copy.id, parts.join("/"));
+    const name = path.posix.basename(file.path);
+    return new Response(file.webStream(), {
       headers: {
-        "content-type": contentTypeOf(path.basename(file)),
-        "content-length": String(st.size),
-        "last-modified": st.mtime.toUTCString(),
-        "content-disposition": `inline; filename*=UTF-8''${encodeURIComponent(path.basename(file))}`,
+        "content-type": contentTypeOf(name),
+        "content-length": String(file.size),
+        "last-modified": file.mtime.toUTCString(),
+        "content-disposition": `inline; filename*=UTF-8''${encodeURIComponent(name)}`,
         ...SAFETY,
       },
     });
   } catch (e) {
+    if (e instanceof CopyFileError) return e.status === 404 ? notFound() : refusal(e.status, e.code, e.message);
     if (isAppError(e) && e.code === "not_found") return notFound();
-    if (e instanceof Error && e.message.startsWith("path escapes")) return notFound();
     throw e;
   }
 }
