@@ -41,6 +41,13 @@ export async function setupTestDb(kind: DbKind, extraEnv: Record<string, string>
     drop = async () => {
       const c2 = new pg.Client({ connectionString: admin });
       await c2.connect();
+      // pg's pool.end() resolves before its clients' sockets close: let them go, or FORCE kills them mid-goodbye
+      // and their error surfaces as an uncaught exception in the test.
+      for (let i = 0; i < 50; i++) {
+        const { rows } = await c2.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [name]);
+        if ((rows[0] as { n: number }).n === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await c2.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c2.end();
     };
