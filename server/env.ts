@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
+import net from "node:net";
 import { z } from "zod";
 
 const bool = z
@@ -12,6 +13,27 @@ const bool = z
   .transform((v) => ["1", "true", "yes", "on"].includes(v));
 const port = z.coerce.number().int().min(1).max(65535);
 const positive = z.coerce.number().positive();
+
+/**
+ * CARNET_TRUSTED_PROXIES: addresses or CIDR ranges of the site's own reverse proxies, separated by commas or spaces
+ * ("10.0.0.5, 192.168.1.0/24, 2001:db8::/48"). Parsed to "address/prefix" strings (server/rate-limit.ts clientAddress).
+ */
+const trustedProxies = z
+  .string()
+  .transform((raw, ctx) => {
+    const out: string[] = [];
+    for (const item of raw.split(/[\s,]+/).filter(Boolean)) {
+      const [addr = "", prefix, extra] = item.split("/");
+      const family = net.isIP(addr);
+      const bits = prefix === undefined ? (family === 6 ? 128 : 32) : Number(prefix);
+      if (!family || extra !== undefined || (prefix !== undefined && !/^\d{1,3}$/.test(prefix)) || !Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32)) {
+        ctx.addIssue({ code: "custom", message: `« ${item} » n'est ni une adresse IP ni une plage CIDR (par exemple 10.0.0.5 ou 10.0.0.0/8)` });
+        return z.NEVER;
+      }
+      out.push(`${addr.toLowerCase()}/${bits}`);
+    }
+    return out;
+  });
 
 const schema = z.object({
   PORT: port.default(3000),
@@ -34,6 +56,7 @@ const schema = z.object({
   /** Inline JSON alternative to CARNET_SSO_CONFIG (see docs/sso.md). */
   CARNET_SSO_JSON: z.string().optional(),
   CARNET_COOKIE_SAMESITE: z.enum(["lax", "strict", "none"]).default("lax"),
+  CARNET_TRUSTED_PROXIES: trustedProxies.default([]),
   CARNET_SPAWNER: z.enum(["local", "docker"]).default("local"),
   CARNET_JUPYTER_IMAGE: z.string().default("carnet-jupyter:latest"),
   CARNET_DOCKER_HOST: z.string().optional(),
