@@ -3,6 +3,7 @@ import { openDb, useDb, ensureMigrated, db } from "./db";
 import { createUser, authenticateLocal } from "./users";
 import {
   createClassCode, listClassCodeAccounts, listClassCodes, normalizeCode, randomCode, redeemClassCode, resetClassCodePassword, revokeClassCode,
+  REDEEM_UNKNOWN_PER_ADDRESS,
 } from "./class-codes";
 
 const h = openDb({ pgliteDir: "memory://" });
@@ -79,7 +80,7 @@ describe("class codes", () => {
 
   it("rate-limits guessing from one address", async () => {
     const addr = ip();
-    for (let i = 0; i < 10; i++)
+    for (let i = 0; i < REDEEM_UNKNOWN_PER_ADDRESS; i++)
       await expect(redeemClassCode({ code: randomCode(), name: "Bot Bot", password: "cahier-de-maths", clientIp: addr })).rejects.toThrow(/n'existe pas/);
     await expect(redeemClassCode({ code: randomCode(), name: "Bot Bot", password: "cahier-de-maths", clientIp: addr })).rejects.toThrow(/Trop de tentatives/);
   });

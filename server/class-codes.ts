@@ -7,8 +7,8 @@ import crypto from "node:crypto";
 import { z } from "zod";
 import { db } from "./db";
 import { newId, sha256 } from "./ids";
-import { AppError, notFound } from "./errors";
-import { hit } from "./rate-limit";
+import { AppError, isAppError, notFound } from "./errors";
+import { addressKey, blockedUntil, countEvent, rateLimited } from "./rate-limit";
 import { createUser, setPassword } from "./users";
 import { logger } from "./logger";
 
@@ -82,11 +82,25 @@ export async function revokeClassCode(teacherId: string, id: string): Promise<vo
 }
 
 export const redeemSchema = z.object({
-  code: z.string().trim().min(1, "Saisissez le code donné par votre professeur.").max(40),
-  name: z.string().trim().min(2, "Saisissez votre prénom et votre nom.").max(100),
-  password: z.string().min(1, "Choisissez un mot de passe.").max(256),
+  code: z.string({ message: "Saisissez le code donné par votre professeur." }).trim().min(1, "Saisissez le code donné par votre professeur.").max(40, "Ce code de classe est trop long."),
+  name: z.string({ message: "Saisissez votre prénom et votre nom." }).trim().min(2, "Saisissez votre prénom et votre nom.").max(100, "Le nom est trop long (100 caractères au plus)."),
+  password: z.string({ message: "Choisissez un mot de passe." }).min(1, "Choisissez un mot de passe.").max(256, "Le mot de passe est trop long (256 caractères au plus)."),
 });
-export type RedeemOptions = z.input<typeof redeemSchema> & { clientIp?: string };
+export type RedeemOptions = z.input<typeof redeemSchema> & {
+  /** server/rate-limit.ts clientAddress() of the request. */
+  clientIp?: string;
+};
+
+/**
+ * Redemption limits (docs/security.md, "Limites et sessions"). Only failures count, so a whole class behind one
+ * school address creates its accounts in the same minute. Unknown codes (guessing) count per address (an IPv6 /64):
+ * 30 per 15 minutes. Failures with a real code (expired, used up, bad name or password) count per code: 100 per
+ * 15 minutes, so nothing one class or attacker does spends another class's budget. There is no global budget: with
+ * 31^10 codes, guessing a live one from a million addresses at 30 tries each per 15 minutes would take centuries.
+ */
+export const REDEEM_UNKNOWN_PER_ADDRESS = 30;
+export const REDEEM_FAILURES_PER_CODE = 100;
+const REDEEM_WINDOW_S = 15 * 60;
 
 function baseUsername(name: string): string {
   const ascii = name
@@ -101,22 +115,43 @@ function baseUsername(name: string): string {
 
 /**
  * A student creates an account with a class code. Returns the new user (its username is generated from the name,
- * "lea.martin", "lea.martin2"... and must be shown to the student). Throws rate_limited after 10 attempts per
- * 15 minutes from one address (and 1000 overall, against distributed guessing), bad_request for an unknown,
- * expired or used-up code (one message for all three: no oracle), bad_request for a weak password.
+ * "lea.martin", "lea.martin2"... and must be shown to the student). Throws bad_request for an unknown, expired or
+ * used-up code (one message for all three: no oracle; `details.field` = "code"), bad_request for a bad name or a weak
+ * password, rate_limited (with the wait) beyond the limits above.
  */
 export async function redeemClassCode(o: RedeemOptions) {
-  const v = redeemSchema.parse(o);
-  await hit(`classcode:ip:${o.clientIp ?? "unknown"}`, 10, 15 * 60);
-  await hit("classcode:all", 1000, 15 * 60);
-  const hash = sha256(normalizeCode(v.code));
-  const now = new Date();
-  const code = await db().classCode.findUnique({ where: { codeHash: hash } });
-  const refused = new AppError("bad_request", "Ce code de classe n'existe pas, a expiré ou a déjà servi le nombre de fois prévu. Demandez un nouveau code à votre professeur.");
-  if (!code) throw refused;
+  const v = redeemSchema.parse(o); // a form filled in wrong is not a guess: nothing counted
+  const where = addressKey(o.clientIp ?? "unknown");
+  const perAddress = `classcode:unknown:${where}`;
+  // An address that has guessed too much gets no answer at all, not even for a right code.
+  const blocked = await blockedUntil(perAddress, REDEEM_UNKNOWN_PER_ADDRESS);
+  if (blocked) throw rateLimited(blocked);
+  const refused = new AppError(
+    "bad_request",
+    "Ce code de classe n'existe pas, a expiré ou a déjà servi le nombre de fois prévu. Demandez un nouveau code à votre professeur.",
+    { field: "code" },
+  );
+  const code = await db().classCode.findUnique({ where: { codeHash: sha256(normalizeCode(v.code)) } });
+  if (!code) {
+    const n = await countEvent(perAddress, REDEEM_WINDOW_S);
+    if (n.count > REDEEM_UNKNOWN_PER_ADDRESS) throw rateLimited(n.resetAt);
+    throw refused;
+  }
+  const perCode = `classcode:code:${code.id}`;
+  const codeBlocked = await blockedUntil(perCode, REDEEM_FAILURES_PER_CODE);
+  if (codeBlocked) throw rateLimited(codeBlocked);
+  try {
+    return await redeemKnownCode(code, v, refused);
+  } catch (e) {
+    if (isAppError(e)) await countEvent(perCode, REDEEM_WINDOW_S);
+    throw e;
+  }
+}
+
+async function redeemKnownCode(code: { id: string; label: string; maxUses: number }, v: z.output<typeof redeemSchema>, refused: AppError) {
   // Take one use atomically: two students on the last use cannot both get it.
   const taken = await db().classCode.updateMany({
-    where: { id: code.id, expiresAt: { gt: now }, uses: { lt: code.maxUses } },
+    where: { id: code.id, expiresAt: { gt: new Date() }, uses: { lt: code.maxUses } },
     data: { uses: { increment: 1 } },
   });
   if (taken.count === 0) throw refused;

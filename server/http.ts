@@ -19,7 +19,11 @@ interface Options {
 
 export function jsonError(e: unknown): Response {
   if (isAppError(e)) {
-    return Response.json({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } }, { status: e.status });
+    const retryAfter = (e.details as { retryAfter?: unknown } | undefined)?.retryAfter;
+    return Response.json(
+      { error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } },
+      { status: e.status, headers: typeof retryAfter === "number" ? { "retry-after": String(retryAfter) } : undefined },
+    );
   }
   if (e instanceof ZodError) {
     const first = e.issues[0];
@@ -51,19 +55,54 @@ export function api(opts: Options, handler: (ctx: Ctx<Actor>) => Promise<Respons
   };
 }
 
-/** An API route open to anonymous callers (health, share-code lookup). */
-export function publicApi(handler: (ctx: Ctx<Actor | null>) => Promise<Response | unknown>) {
+/**
+ * An API route open to anonymous callers (health, share-code lookup, class-code redemption). `csrf: false` for
+ * routes that act on no one's session (a new account from a class code): scripts call them without an Origin.
+ */
+export function publicApi(handler: (ctx: Ctx<Actor | null>) => Promise<Response | unknown>, opts: { csrf?: boolean } = {}) {
   return async (req: Request, context: { params: Promise<Params> }): Promise<Response> => {
     try {
       await ensureMigrated();
       const actor = await actorFromRequest(req).catch(() => null);
-      checkCsrf(req, actor?.via ?? null);
+      if (opts.csrf !== false) checkCsrf(req, actor?.via ?? null);
       const result = await handler({ req, params: (await context.params) ?? {}, actor });
       return result instanceof Response ? result : Response.json(result);
     } catch (e) {
       return jsonError(e);
     }
   };
+}
+
+/**
+ * The request's JSON body, read up to `maxBytes` (16 KiB by default): bad_request when it is not JSON or not an
+ * object, too_large beyond the limit (counted as it arrives, whatever Content-Length says).
+ */
+export async function readJson(req: Request, maxBytes = 16 * 1024): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers.get("content-length") ?? 0);
+  if (declared > maxBytes) throw new AppError("too_large", `Corps de requête trop grand (${maxBytes} octets au plus).`);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    const reader = req.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel();
+        throw new AppError("too_large", `Corps de requête trop grand (${maxBytes} octets au plus).`);
+      }
+      chunks.push(value);
+    }
+  }
+  let body: unknown;
+  try {
+    body = size === 0 ? {} : JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw new AppError("bad_request", "Le corps de la requête doit être du JSON.");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new AppError("bad_request", "Le corps de la requête doit être un objet JSON.");
+  return body as Record<string, unknown>;
 }
 
 /** A route param as a single string. */

@@ -4,6 +4,7 @@ import { ZodError } from "zod";
 import { redeemClassCode } from "@/server/class-codes";
 import { ensureMigrated } from "@/server/db";
 import { isAppError } from "@/server/errors";
+import { clientAddress } from "@/server/rate-limit";
 
 export type ClassSignUpState = { error?: string; username?: string; name?: string; code?: string };
 
@@ -14,9 +15,8 @@ export async function classSignUpAction(_prev: ClassSignUpState, data: FormData)
   const password = String(data.get("password") ?? "");
   if (password !== String(data.get("confirm") ?? "")) return { error: "Les deux mots de passe ne sont pas identiques.", name, code };
   await ensureMigrated();
-  const ip = (await headers()).get("x-forwarded-for")?.split(",")[0]?.trim() || "unknown";
   try {
-    const user = await redeemClassCode({ code, name, password, clientIp: ip });
+    const user = await redeemClassCode({ code, name, password, clientIp: clientAddress(await headers()) });
     return { username: user.username, name: user.name };
   } catch (e) {
     if (isAppError(e)) return { error: e.message, name, code };

@@ -14,7 +14,9 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
   const sp = await searchParams;
   const callbackUrl = safeCallback(sp.callbackUrl);
   const user = await viewer();
-  if (user) redirect(callbackUrl ?? homeOf(user));
+  // ?reauth=1: a signed-in user confirms who they are before an action that needs a recent sign-in (a new token).
+  const reauth = sp.reauth === "1" && user !== null;
+  if (user && !reauth) redirect(callbackUrl ?? homeOf(user));
 
   const choices = ssoChoices();
   const local = env().CARNET_LOCAL_ACCOUNTS;
@@ -25,6 +27,11 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
       <p className="mb-6 text-center text-slate-600">
         {comingFromLink ? "Connectez-vous pour ouvrir l'activité : vous y reviendrez ensuite automatiquement." : "Avec le compte donné par votre établissement ou votre professeur."}
       </p>
+      {reauth ? (
+        <Alert tone="info" className="mb-4">
+          Par sécurité, confirmez votre identité en vous reconnectant ({user?.name}) : cette action demande une connexion récente.
+        </Alert>
+      ) : null}
       {sp.error === "CredentialsSignin" ? (
         <Alert tone="error" className="mb-4">
           Identifiant ou mot de passe incorrect.

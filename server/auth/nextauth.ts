@@ -2,6 +2,9 @@
  * next-auth (Auth.js v5) configuration: JWT sessions (so the proxy can check them without the database),
  * local accounts through the credentials provider, and the site's SSO providers.
  * The session's `sub` is the user id; authorization always reloads the user (server/auth/actor.ts).
+ * The JWT also carries `sv` (the user's sessionVersion when the session began: an older value means the session was
+ * ended, checked by the portal and the proxy) and `authTime` (seconds since 1970 at sign-in, for actions that need a
+ * recent sign-in). Signing out bumps the version: every session of the user ends, open notebooks included.
  */
 import NextAuth, { CredentialsSignin, type NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
@@ -11,6 +14,17 @@ import { authenticateLocal } from "../users";
 import { ssoProviders, ssoUserId } from "../sso/providers";
 import { isAppError } from "../errors";
 import { logger } from "../logger";
+import { clientAddress } from "../rate-limit";
+import { currentSessionVersion, endSessionsFrom } from "./session-version";
+
+declare module "next-auth" {
+  interface Session {
+    /** The session version this session began with (see server/auth/actor.ts). */
+    sv?: number;
+    /** When the user signed in, in seconds since 1970. */
+    authTime?: number;
+  }
+}
 
 class RateLimited extends CredentialsSignin {
   code = "rate_limited";
@@ -33,9 +47,8 @@ function providers(): Provider[] {
           const username = typeof credentials?.username === "string" ? credentials.username : "";
           const password = typeof credentials?.password === "string" ? credentials.password : "";
           if (!username || !password) return null;
-          const ip = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "unknown";
           try {
-            const user = await authenticateLocal(username, password, ip);
+            const user = await authenticateLocal(username, password, clientAddress(request));
             if (!user) {
               logger.info({ event: "login_failed", provider: "local" }, "sign-in refused");
               return null;
@@ -70,18 +83,40 @@ export function authConfig(): NextAuthConfig {
     },
     pages: { signIn: "/connexion", error: "/connexion/erreur" },
     providers: providers(),
+    events: {
+      // Every sign-out (the header's button, /api/auth/signout) ends all of the user's sessions. Only a session that
+      // is still valid may do it: a stolen, already-ended cookie cannot sign its owner out again and again.
+      async signOut(message) {
+        const token = "token" in message ? message.token : null;
+        if (typeof token?.sub !== "string" || typeof token.sv !== "number") return;
+        try {
+          if (await endSessionsFrom(token.sub, token.sv)) logger.info({ event: "signed_out", userId: token.sub }, "every session ended");
+        } catch (err) {
+          logger.error({ err, userId: token.sub }, "sign-out could not end the other sessions");
+        }
+      },
+    },
     callbacks: {
       // Keep the JWT small: the user id is `sub`; everything else is read from the database when needed.
-      jwt({ token, user, account }) {
+      async jwt({ token, user, account }) {
         // OIDC/OAuth2: Auth.js gives `user` a random id; ours is the account id (server/sso/providers.ts).
         const userId = ssoUserId(user, account);
         if (userId) token.sub = userId;
         if (account?.provider) token.provider = account.provider;
+        if (user && token.sub) {
+          // A sign-in (user is only given then): the session starts at the user's current version.
+          token.sv = (await currentSessionVersion(token.sub)) ?? -1;
+          token.authTime = Math.floor(Date.now() / 1000);
+        }
         return token;
       },
       session({ session, token }) {
         if (token.sub && session.user) session.user.id = token.sub;
-        return session;
+        return {
+          ...session,
+          sv: typeof token.sv === "number" ? token.sv : undefined,
+          authTime: typeof token.authTime === "number" ? token.authTime : undefined,
+        };
       },
       // Only same-origin relative targets survive the round trip (no open redirect).
       redirect({ url, baseUrl }) {

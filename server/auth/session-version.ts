@@ -14,3 +14,12 @@ export async function currentSessionVersion(userId: string): Promise<number | nu
 export async function endAllSessions(userId: string): Promise<void> {
   await db().user.update({ where: { id: userId }, data: { sessionVersion: { increment: 1 } } });
 }
+
+/**
+ * Ends every session of a user if `sv` is still their current version (a sign-out from a valid session).
+ * Returns whether it did. Atomic: of two sign-outs with the same version, one bumps.
+ */
+export async function endSessionsFrom(userId: string, sv: number): Promise<boolean> {
+  const r = await db().user.updateMany({ where: { id: userId, sessionVersion: sv }, data: { sessionVersion: { increment: 1 } } });
+  return r.count > 0;
+}

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { db, ensureMigrated } from "../db";
-import { createUser, usernameSchema } from "../users";
+import { createUser, setUserDisabled, usernameSchema } from "../users";
 import { createToken } from "../auth/tokens";
 import { AppError } from "../errors";
 import { seedDemo } from "./seed";
@@ -28,6 +28,7 @@ export const USAGE = `Usage : ./carnet <commande>
   start                         installe ce qui manque, prépare la base, démarre le portail
   test                          installe ce qu'il faut aux tests et les lance tous
   user add <identifiant> --role teacher|student|admin [--name "Nom affiché"] [--class "2nde 3"] --password-stdin
+  user disable|enable <identifiant>   désactive un compte (ses sessions et notebooks ouverts se ferment) ou le réactive
   token create <identifiant> [--name "nom du jeton"]
   seed                          ajoute des données de démonstration (enseignant, 3 élèves, une activité)
   migrate                       applique les migrations de la base
@@ -46,6 +47,13 @@ export async function runCommand({ argv, stdin }: CommandInput): Promise<string>
     const klass = flag(rest, "--class");
     const u = await createUser({ username, role: role.toUpperCase() as "TEACHER", name: flag(rest, "--name"), password, classes: klass ? [klass] : [] });
     return `Compte créé : ${u.username} (${role}).`;
+  }
+  if (a === "user" && (b === "disable" || b === "enable")) {
+    const username = usernameSchema.parse(rest[0] ?? "");
+    const user = await db().user.findUnique({ where: { username } });
+    if (!user) throw new AppError("not_found", `Aucun compte « ${username} ».`);
+    await setUserDisabled(user.id, b === "disable");
+    return b === "disable" ? `Compte ${username} désactivé : ses sessions sont fermées.` : `Compte ${username} réactivé.`;
   }
   if (a === "token" && b === "create") {
     const username = usernameSchema.parse(rest[0] ?? "");

@@ -1,13 +1,19 @@
-import { api } from "@/server/http";
+import { api, readJson } from "@/server/http";
 import { assertTokenName, createToken, listTokens } from "@/server/auth/tokens";
+import { requireRecentSignIn } from "@/server/auth/actor";
 
 export const dynamic = "force-dynamic";
 
 export const GET = api({}, async ({ actor }) => listTokens(actor.user.id));
 
-/** Creates a personal access token; the secret is in this response only. */
+/**
+ * Creates a personal access token ({name, expiresInDays?: 1..365, default 90}); the secret is in this response only.
+ * Needs a browser session signed in less than 10 minutes ago (403 reauth_required otherwise, and always for a token).
+ */
 export const POST = api({}, async ({ req, actor }) => {
-  const body = (await req.json().catch(() => ({}))) as { name?: unknown };
-  const { id, token } = await createToken(actor.user.id, assertTokenName(body.name ?? "jeton"));
-  return Response.json({ id, token }, { status: 201 });
+  requireRecentSignIn(actor);
+  const body = await readJson(req);
+  const name = assertTokenName(body.name ?? "jeton");
+  const { id, token, expiresAt } = await createToken(actor.user.id, name, body.expiresInDays);
+  return Response.json({ id, token, expiresAt }, { status: 201 });
 });
