@@ -1,5 +1,5 @@
-import { readFileSync, readdirSync } from "node:fs";
-import { lstat, chown, chmod, readdir } from "node:fs/promises";
+import { constants, readFileSync, readdirSync } from "node:fs";
+import { lstat, lchown, chmod, open, readdir, type FileHandle } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
 
@@ -111,17 +111,41 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** chown -R without following symlinks (a student's symlink must not make us chown elsewhere). */
+/**
+ * chown -R of a tree its student controls, done as root, that never acts outside it: folders are entered through
+ * descriptors opened with O_NOFOLLOW and names are changed relative to them (lchown of /proc/self/fd/<dir>/<name>),
+ * so a folder swapped for a symlink mid-walk is skipped, not followed (a path-based walk can be raced into
+ * chowning /etc/shadow); a file with several names is left alone (a hard link to another user's file).
+ */
 export async function chownTree(root: string, uid: number, gid: number): Promise<void> {
   const st = await lstat(root);
-  if (st.uid !== uid || st.gid !== gid) await chown(root, uid, gid);
-  if (!st.isDirectory()) return;
-  for (const name of await readdir(root)) {
-    const p = path.join(root, name);
-    const s = await lstat(p);
-    if (s.isSymbolicLink()) continue;
-    if (s.isDirectory()) await chownTree(p, uid, gid);
-    else if (s.uid !== uid || s.gid !== gid) await chown(p, uid, gid);
+  if (!st.isDirectory()) {
+    if (!st.isSymbolicLink() && st.nlink === 1 && (st.uid !== uid || st.gid !== gid)) await lchown(root, uid, gid);
+    return;
+  }
+  const walk = async (dir: FileHandle): Promise<void> => {
+    const ds = await dir.stat();
+    if (ds.uid !== uid || ds.gid !== gid) await dir.chown(uid, gid);
+    for (const name of await readdir(`/proc/self/fd/${dir.fd}`)) {
+      const p = `/proc/self/fd/${dir.fd}/${name}`;
+      const s = await lstat(p).catch(() => null);
+      if (!s || s.isSymbolicLink()) continue;
+      if (s.isDirectory()) {
+        const sub = await open(p, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch(() => null);
+        if (!sub) continue; // swapped for a link (ELOOP) or gone
+        try {
+          await walk(sub);
+        } finally {
+          await sub.close();
+        }
+      } else if (s.nlink === 1 && (s.uid !== uid || s.gid !== gid)) await lchown(p, uid, gid).catch(() => undefined);
+    }
+  };
+  const top = await open(root, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    await walk(top);
+  } finally {
+    await top.close();
   }
 }
 

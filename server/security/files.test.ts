@@ -17,6 +17,7 @@ import { CopyFileError, listBelow, openStreamBelow, readAllBelow, statBelow } fr
 import { parseNotebook } from "../notebooks/validate";
 import { checkRelativePath, receiveUpload, safeFolderName, safeZipSegment, ZipPaths } from "../uploads";
 import { AppError } from "../errors";
+import { chownTree } from "@/spawner/proc";
 
 const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
@@ -250,6 +251,51 @@ os.makedirs("sous/dossier"); open("sous/dossier/f.txt", "w").write("f")`);
     const few = await listBelow(copy, { maxFiles: 2 });
     expect(few.files).toHaveLength(2);
     expect(few.truncated).toBe(true);
+  });
+});
+
+describe("giving the copy to its student (chown -R as root at each server start) never chowns outside it", () => {
+  it.skipIf(!isRoot)("a folder raced against a link to a root-only folder: the root-only file keeps its owner", async () => {
+    const victimDir = path.join(base, `victim-${crypto.randomBytes(4).toString("hex")}`);
+    fs.mkdirSync(victimDir, { mode: 0o700 });
+    const victim = path.join(victimDir, "notes.csv");
+    fs.writeFileSync(victim, secret, { mode: 0o600 });
+    fs.writeFileSync(path.join(copy, "data", "notes.csv"), "a;b\n");
+    fs.chownSync(path.join(copy, "data", "notes.csv"), 0, 0); // a file the portal copied in: to be given to her
+    const swapper = spawn(
+      PY,
+      [
+        "-c",
+        `import os, time
+os.symlink(${JSON.stringify(victimDir)}, "link")
+os.rename("data", "real")
+end = time.time() + 30
+while time.time() < end:
+    os.rename("real", "data"); os.rename("data", "real")
+    os.rename("link", "data"); os.rename("data", "link")`,
+      ],
+      { cwd: copy, env: STUDENT_ENV, stdio: "ignore", uid: STUDENT, gid: STUDENT },
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      // A path-based walk lost this race within a few hundred runs here; a student gets one run per server start.
+      const end = Date.now() + 8000;
+      for (let i = 0; i < 20_000 && Date.now() < end && fs.statSync(victim).uid === 0; i++) {
+        await chownTree(copy, STUDENT, STUDENT).catch(() => undefined);
+      }
+    } finally {
+      swapper.kill("SIGKILL");
+    }
+    expect(fs.statSync(victim).uid).toBe(0);
+    expect(fs.statSync(victimDir).uid).toBe(0);
+  });
+
+  it.skipIf(!isRoot)("a hard link to a root-only file is not chowned; her own files are", async () => {
+    fs.linkSync(secretFile, path.join(copy, "h.csv")); // as a system without fs.protected_hardlinks would let her
+    fs.writeFileSync(path.join(copy, "data", "copie.csv"), "x");
+    await chownTree(copy, STUDENT, STUDENT);
+    expect(fs.statSync(secretFile).uid).toBe(0);
+    expect(fs.statSync(path.join(copy, "data", "copie.csv")).uid).toBe(STUDENT);
   });
 });
 
