@@ -6,4 +6,7 @@ export async function startBackgroundJobs(): Promise<void> {
   // Live servers: adopt those still running, stop orphans, then reconcile and cull on a timer.
   const { adoptAndWatch } = await import("./servers/orchestrator");
   void adoptAndWatch(env().CARNET_RECONCILE_INTERVAL_S * 1000).catch((err) => logger.error({ err }, "server adoption failed"));
+  // Deadlines of activities ("rendu automatique"): servers stopped and copies handed in at closesAt.
+  const { startDeadlineWatcher } = await import("./grading/deadlines");
+  startDeadlineWatcher();
 }

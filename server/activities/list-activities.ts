@@ -20,7 +20,20 @@ export async function listActivities(user: User, opts: { archived?: boolean } = 
 }
 
 /** The public shape of an activity in API responses. */
-export function activityJson(a: { id: string; title: string; description: string; code: string; createdAt: Date; updatedAt: Date; archivedAt: Date | null; allowNetwork: boolean }) {
+export function activityJson(a: {
+  id: string;
+  title: string;
+  description: string;
+  code: string;
+  createdAt: Date;
+  updatedAt: Date;
+  archivedAt: Date | null;
+  allowNetwork: boolean;
+  opensAt: Date | null;
+  closesAt: Date | null;
+  accessMode: string;
+  feedbackRelease: string;
+}) {
   return {
     id: a.id,
     title: a.title,
@@ -32,5 +45,9 @@ export function activityJson(a: { id: string; title: string; description: string
     updatedAt: a.updatedAt,
     archived: a.archivedAt !== null,
     allowNetwork: a.allowNetwork,
+    opensAt: a.opensAt,
+    closesAt: a.closesAt,
+    accessMode: a.accessMode,
+    feedbackRelease: a.feedbackRelease,
   };
 }

@@ -4,6 +4,7 @@ import { db } from "../db";
 import type { Prisma, User } from "../generated/prisma/client";
 import { activityForManager } from "../activities/access";
 import { refreshSaveTimes } from "./save-times";
+import { gradingRow, type GradingRow, type GradingRowSource } from "../grading/rows";
 
 export const listCopiesQuery = z.object({
   sort: z.enum(["name", "class", "createdAt", "lastSavedAt", "state"]).default("name"),
@@ -16,7 +17,7 @@ export const listCopiesQuery = z.object({
 });
 export type ListCopiesQuery = z.infer<typeof listCopiesQuery>;
 
-export const STATE_LABELS: Record<string, string> = { NEW: "Non modifiée", IN_PROGRESS: "En cours", SUBMITTED: "Rendue" };
+export const STATE_LABELS: Record<string, string> = { NEW: "Non modifiée", IN_PROGRESS: "En cours", SUBMITTED: "Rendue", GRADED: "Corrigée" };
 
 function where(activityId: string, q: Partial<ListCopiesQuery>): Prisma.CopyWhereInput {
   const student: Prisma.UserWhereInput = {};
@@ -51,6 +52,8 @@ function orderBy(q: Partial<ListCopiesQuery>): Prisma.CopyOrderByWithRelationInp
 
 export type CopyRow = {
   id: string;
+  /** Hand-in, appréciation, évaluation, live server (server/grading/rows.ts). */
+  grading: GradingRow;
   student: { id: string; username: string; name: string; class: string | null; classes: string[] };
   createdAt: Date;
   updatedAt: Date | null;
@@ -82,7 +85,11 @@ export async function listCopies(user: User, activityId: string, q: Partial<List
   return { activity: a, total, page, pageSize, pages: Math.max(1, Math.ceil(total / pageSize)), items, classes };
 }
 
-const rowInclude = { student: { select: { id: true, username: true, name: true, classes: true } }, version: { select: { number: true } } } as const;
+const rowInclude = {
+  student: { select: { id: true, username: true, name: true, classes: true } },
+  version: { select: { number: true } },
+  server: { select: { status: true, lastActivity: true } },
+} as const;
 
 function toRow(
   c: { id: string; notebookPath: string; createdAt: Date; lastSavedAt: Date | null; state: string; student: Omit<CopyRow["student"], "class">; version: { number: number } },
@@ -90,6 +97,7 @@ function toRow(
 ): CopyRow & { notebookPath: string } {
   return {
     id: c.id,
+    grading: gradingRow(c as typeof c & GradingRowSource),
     notebookPath: c.notebookPath,
     student: { ...c.student, class: pickClass(c.student.classes, wantedClass) },
     createdAt: c.createdAt,

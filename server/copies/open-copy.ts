@@ -11,6 +11,8 @@ import { AppError, notFound } from "../errors";
 import { copyDir, removeDir, versionDir } from "../storage";
 import { normalizeShareCode } from "../activities/share-code";
 import type { User } from "../generated/prisma/client";
+import { refreshSaveTimes } from "./save-times";
+import { assertMayOpen, assertStudentMayView } from "../grading/window";
 
 const inflight = new Map<string, Promise<unknown>>();
 
@@ -27,6 +29,8 @@ export async function activityByCode(code: string) {
 export async function openCopy(user: User, code: string) {
   const a = await activityByCode(code);
   const existing = await db().copy.findUnique({ where: { activityId_studentId: { activityId: a.id, studentId: user.id } } });
+  // The access window (server/grading/window.ts): no new copy outside it; a locked one is not even viewable.
+  if (a.ownerId !== user.id && user.role !== "ADMIN") assertMayOpen(a, existing);
   if (existing) return { copy: existing, created: false };
   if (a.archivedAt) throw new AppError("forbidden", "Cette activité est archivée : elle n'accepte plus de nouvelles copies.");
   const key = `${a.id}:${user.id}`;
@@ -75,7 +79,7 @@ export async function copyForViewer(user: User, copyId: string) {
   const copy = await db().copy.findUnique({
     where: { id: copyId },
     include: {
-      activity: { select: { id: true, title: true, ownerId: true, code: true, archivedAt: true } },
+      activity: { select: { id: true, title: true, ownerId: true, code: true, archivedAt: true, opensAt: true, closesAt: true, accessMode: true } },
       student: { select: { id: true, username: true, name: true, classes: true } },
       version: { select: { number: true } },
     },
@@ -83,6 +87,8 @@ export async function copyForViewer(user: User, copyId: string) {
   if (!copy) throw notFound("Copie");
   const allowed = copy.studentId === user.id || copy.activity.ownerId === user.id || user.role === "ADMIN";
   if (!allowed) throw notFound("Copie");
+  // Its student only: outside a locked activity's window, forbidden with the reason (server/grading/window.ts).
+  if (copy.activity.ownerId !== user.id && user.role !== "ADMIN") assertStudentMayView(copy.activity, copy);
   return copy;
 }
 
@@ -93,6 +99,7 @@ export async function myCopies(user: User) {
     orderBy: { createdAt: "desc" },
     include: { activity: { select: { title: true, code: true, owner: { select: { name: true } } } } },
   });
+  await refreshSaveTimes(rows); // students save through Jupyter: the file's time, not a stale row, says "Jamais"
   return rows.map((c) => ({
     id: c.id,
     activity: { title: c.activity.title, code: c.activity.code, teacher: c.activity.owner.name },

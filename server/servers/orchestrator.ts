@@ -17,6 +17,7 @@ import { createSpawner, listManaged, waitForReady, lastActivity, type Spawner, t
 import { routePrefix } from "@/proxy/client";
 import { backendName, backendOptions, notebookUrl, proxyClient } from "./config";
 import { registerServerStopper } from "./hooks";
+import { assertMayStartServer } from "../grading/server-access";
 import { serverUsage } from "./usage";
 import { serverIdOf } from "./server-id";
 import type { User } from "../generated/prisma/client";
@@ -76,6 +77,7 @@ function spawnerFor(copy: { id: string; uid: number }, row: { backend: string; t
  */
 export async function ensureServer(user: User, copyId: string): Promise<{ status: ServerStatus; url: string }> {
   const copy = await copyForServer(user, copyId);
+  await assertMayStartServer(user, copy.id); // access window, hand-in (server/grading/window.ts)
   const url = notebookUrl(copy.id, copy.notebookPath);
   const l = live.get(copy.id);
   if (l?.starting) return { status: "starting", url };

@@ -16,6 +16,13 @@ export const GET = api({ roles: ["TEACHER", "ADMIN"] }, async ({ req, params, ac
     updatedAt: c.updatedAt ?? c.createdAt,
     lastSavedAt: c.lastSavedAt,
     state: c.state,
+    submittedAt: c.grading.submittedAt,
+    submittedBy: c.grading.submittedBy,
+    gradedAt: c.grading.gradedAt,
+    appreciation: c.grading.appreciation,
+    evaluation: c.grading.evaluation,
+    released: c.grading.released,
+    server: { presence: c.grading.presence, lastActivity: c.grading.lastActivity },
     version: c.versionNumber,
   }));
   return paged ? { total: r.total, page: r.page, pages: r.pages, pageSize: r.pageSize, classes: r.classes, items } : items;
