@@ -254,21 +254,50 @@ export async function openStreamBelow(root: string, rel: string, o: ReadOptions 
 
 /** Reads a whole regular file below `root`, at most `maxBytes` (required: no unbounded read of a student's file). */
 export async function readAllBelow(root: string, rel: string, o: Required<ReadOptions>): Promise<Buffer> {
+  return (await readBelow(root, rel, o, false)).bytes;
+}
+
+/**
+ * Identity of the file some bytes were read from: fstat of the descriptor, nanosecond times. ctime cannot be set by
+ * the file's owner, so rewriting a file and restoring its mtime still changes it. For caches keyed by file.
+ */
+export interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/**
+ * `readAllBelow`, plus the identity of the file the bytes came from; `identity` is null when the file changed while
+ * it was read (the bytes are then whatever was read, and a cache should key them by content).
+ */
+export async function readWithIdentityBelow(root: string, rel: string, o: Required<ReadOptions>): Promise<{ bytes: Buffer; identity: FileIdentity | null }> {
+  return readBelow(root, rel, o, true);
+}
+
+async function readBelow(root: string, rel: string, o: Required<ReadOptions>, withIdentity: boolean): Promise<{ bytes: Buffer; identity: FileIdentity | null }> {
   const { fd, st } = await openBelow(root, rel);
   try {
     if (st.size > o.maxBytes) throw refused("too_large", rel, mo(o.maxBytes));
+    const before = withIdentity ? await fd.stat({ bigint: true }) : null;
     // The file may grow between fstat and read: read until EOF, one byte past the cap at most.
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const buf = Buffer.allocUnsafe(Math.min(Math.max(st.size - total, 64 * 1024), o.maxBytes + 1 - total) || 1);
+      const buf = Buffer.allocUnsafe(Math.min(Math.max(st.size - total, 64 * 1024), o.maxBytes + 1 - total));
       const { bytesRead } = await fd.read(buf, 0, buf.length, total);
       if (bytesRead === 0) break;
       chunks.push(buf.subarray(0, bytesRead));
       total += bytesRead;
       if (total > o.maxBytes) throw refused("too_large", rel, mo(o.maxBytes));
     }
-    return Buffer.concat(chunks, total);
+    const bytes = Buffer.concat(chunks, total);
+    if (!before) return { bytes, identity: null };
+    const after = await fd.stat({ bigint: true });
+    const unchanged = after.ctimeNs === before.ctimeNs && after.mtimeNs === before.mtimeNs && after.size === BigInt(total);
+    return { bytes, identity: unchanged ? { dev: after.dev, ino: after.ino, size: after.size, mtimeNs: after.mtimeNs, ctimeNs: after.ctimeNs } : null };
   } finally {
     await closeQuietly(fd);
   }
@@ -355,5 +384,7 @@ export const statCopyFile = (copyId: string, rel: string) => statBelow(copyDir(c
 export const openCopyFile = (copyId: string, rel: string, o?: ReadOptions) => openStreamBelow(copyDir(copyId), rel, o);
 /** `readAllBelow` in a copy's folder. Throws CopyFileError. */
 export const readCopyFile = (copyId: string, rel: string, o: Required<ReadOptions>) => readAllBelow(copyDir(copyId), rel, o);
+/** `readWithIdentityBelow` in a copy's folder. Throws CopyFileError. */
+export const readCopyFileWithIdentity = (copyId: string, rel: string, o: Required<ReadOptions>) => readWithIdentityBelow(copyDir(copyId), rel, o);
 /** `listBelow` on a copy's folder. */
 export const listCopyFiles = (copyId: string, o?: ListOptions) => listBelow(copyDir(copyId), o);

@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { CopyFileError, listBelow, openStreamBelow, readAllBelow, statBelow } from "../files/copy-files";
+import { CopyFileError, listBelow, openStreamBelow, readAllBelow, readWithIdentityBelow, statBelow } from "../files/copy-files";
 import { parseNotebook } from "../notebooks/validate";
 import { checkRelativePath, receiveUpload, safeFolderName, safeZipSegment, ZipPaths } from "../uploads";
 import { AppError } from "../errors";
@@ -187,6 +187,19 @@ describe("reading a copy: what the student made is refused, never followed", () 
     let n = 0;
     for await (const c of f.nodeStream()) n += (c as Buffer).length;
     expect(n).toBe(5000);
+  });
+
+  it("gives the identity of the descriptor read (for caches), which a rewrite changes even with the mtime restored", async () => {
+    const f = path.join(copy, "data", "notes.csv");
+    const a = await readWithIdentityBelow(copy, "data/notes.csv", { maxBytes: 100 });
+    const st = fs.statSync(f, { bigint: true });
+    expect(a.identity).toMatchObject({ dev: st.dev, ino: st.ino, size: 8n, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs });
+    fs.writeFileSync(f, "a;b\n3;4\n");
+    fs.utimesSync(f, st.atime, st.mtime);
+    const b = await readWithIdentityBelow(copy, "data/notes.csv", { maxBytes: 100 });
+    expect(b.bytes.toString()).toBe("a;b\n3;4\n");
+    expect(b.identity?.ctimeNs).not.toBe(a.identity?.ctimeNs);
+    expect((await refusal(readWithIdentityBelow(copy, "Exercice.ipynb", { maxBytes: 10 }))).problem).toBe("too_large");
   });
 
   it("a directory swapped for a symlink during reads (race) never yields the secret", async () => {
