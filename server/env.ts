@@ -35,7 +35,7 @@ const trustedProxies = z
     return out;
   });
 
-const schema = z.object({
+const fields = z.object({
   PORT: port.default(3000),
   CARNET_HOST: z.string().default("127.0.0.1"),
   CARNET_PUBLIC_URL: z.url({ message: "doit être une URL, par exemple https://carnet.ac-paris.fr" }).optional(),
@@ -65,11 +65,21 @@ const schema = z.object({
   CARNET_IDLE_TIMEOUT_MIN: positive.default(60),
   CARNET_MAX_AGE_HOURS: positive.default(12),
   CARNET_MAX_SERVERS: z.coerce.number().int().positive().default(200),
+  /** Live servers one student may run at once (servers a teacher opened on their copies do not count). */
+  CARNET_MAX_SERVERS_PER_STUDENT: z.coerce.number().int().positive().default(2),
+  /** Disk space of one copy folder; over it the copy's server is stopped (files kept). Must exceed CARNET_MAX_ACTIVITY_MB. */
+  CARNET_COPY_QUOTA_MB: positive.default(300),
+  /** Local backend run by a non-root portal: students' servers run as the portal's own user only if the site says so. */
+  CARNET_ALLOW_SHARED_UID: bool.default(false),
   CARNET_SERVER_MEMORY_MB: z.coerce.number().int().positive().default(1024),
   CARNET_SERVER_CPUS: positive.default(1),
   CARNET_START_TIMEOUT_S: positive.default(60),
   CARNET_RECONCILE_INTERVAL_S: positive.default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+const schema = fields.refine((e) => e.CARNET_COPY_QUOTA_MB > e.CARNET_MAX_ACTIVITY_MB, {
+  path: ["CARNET_COPY_QUOTA_MB"],
+  message: "doit dépasser CARNET_MAX_ACTIVITY_MB (une copie commence avec tous les fichiers de l'activité)",
 });
 
 export type Env = z.infer<typeof schema> & {
@@ -81,6 +91,7 @@ export type Env = z.infer<typeof schema> & {
   proxySecret: string;
   maxNotebookBytes: number;
   maxActivityBytes: number;
+  copyQuotaBytes: number;
 };
 
 export class ConfigError extends Error {}
@@ -105,6 +116,7 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
     proxySecret: e.CARNET_PROXY_SECRET ?? readOrCreateSecret(dataDir, "proxy-secret"),
     maxNotebookBytes: Math.round(e.CARNET_MAX_NOTEBOOK_MB * 1024 * 1024),
     maxActivityBytes: Math.round(e.CARNET_MAX_ACTIVITY_MB * 1024 * 1024),
+    copyQuotaBytes: Math.round(e.CARNET_COPY_QUOTA_MB * 1024 * 1024),
   };
 }
 
@@ -115,6 +127,8 @@ function readOrCreateSecret(dataDir: string, name: string): string {
   try {
     return fs.readFileSync(file, "utf8").trim();
   } catch {
+    // The data dir must stay traversable by students' uids (their copies are below it): 0711, never 0700.
+    if (!fs.existsSync(dataDir)) fs.mkdirSync(dataDir, { recursive: true, mode: 0o711 });
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const secret = crypto.randomBytes(32).toString("base64url");
     try {

@@ -13,6 +13,7 @@ export type ErrorCode =
   | "conflict"
   | "rate_limited"
   | "server_full"
+  | "too_many_servers"
   | "unavailable"
   | "internal";
 
@@ -30,6 +31,7 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   rate_limited: 429,
   server_full: 503,
+  too_many_servers: 409,
   unavailable: 503,
   internal: 500,
 };

@@ -14,6 +14,8 @@ export type DashboardRow = {
   lastSavedAt: string | null;
   state: string;
   stateLabel: string;
+  /** Set when the copy is over its disk quota (its server was stopped; nothing deleted). */
+  overQuota?: string | null;
 };
 
 export type SortHeader = { key: string; label: string; href: string; active: boolean; dir: "asc" | "desc"; className?: string };
@@ -129,6 +131,11 @@ export function CopiesTable({ activityId, rows, headers, total, csvHref, zipAllH
                 <td className="border-b border-slate-100 px-4 py-3 text-slate-700">{r.lastSavedAt ?? <span className="text-slate-500">Jamais</span>}</td>
                 <td className="border-b border-slate-100 px-4 py-3">
                   <Badge tone={TONES[r.state] ?? "neutral"}>{r.stateLabel}</Badge>
+                  {r.overQuota ? (
+                    <span className="mt-1 block text-sm font-medium text-red-700" data-testid="over-quota" title="La copie dépasse l'espace disque permis : son serveur a été arrêté, aucun fichier supprimé.">
+                      {r.overQuota}
+                    </span>
+                  ) : null}
                 </td>
                 <td className="border-b border-slate-100 px-4 py-3">
                   <div className="flex justify-end gap-2">

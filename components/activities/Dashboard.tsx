@@ -53,6 +53,7 @@ export function Dashboard({ activityId, query, result }: { activityId: string; q
     lastSavedAt: c.lastSavedAt ? formatDateTime(c.lastSavedAt) : null,
     state: c.state,
     stateLabel: STATE_LABELS[c.state] ?? c.state,
+    overQuota: c.overQuota ? `Espace dépassé${c.diskMb !== null ? ` (${c.diskMb} Mo)` : ""}` : null,
   }));
   const exportParams = new URLSearchParams();
   if (query.class) exportParams.set("class", query.class);

@@ -30,7 +30,7 @@ type View =
   | { kind: "idle" }
   | { kind: "starting"; progress: number; message: string }
   | { kind: "running"; url: string; memoryMb?: number | null; notice?: string | null }
-  | { kind: "error"; message: string; full?: boolean }
+  | { kind: "error"; message: string; full?: boolean; running?: { copyId: string; activity: string }[] }
   | { kind: "stopped"; message: string };
 
 export function LiveServerPanel({ copyId, isOwner }: LiveServerPanelProps) {
@@ -77,8 +77,10 @@ export function LiveServerPanel({ copyId, isOwner }: LiveServerPanelProps) {
       const res = await fetch(api, { method: "POST" }).catch(() => null);
       if (!res) return setView({ kind: "error", message: "Le portail ne répond pas. Vérifiez votre connexion puis réessayez." });
       if (!res.ok) {
-        const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
-        return setView({ kind: "error", message: body.error?.message ?? "Le serveur n'a pas pu démarrer.", full: body.error?.code === "server_full" });
+        const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; details?: { running?: { copyId: string; activity: string }[] } } };
+        // Too many of the student's own notebooks open: offer to stop one of them right here.
+        const running = body.error?.code === "too_many_servers" ? body.error.details?.running : undefined;
+        return setView({ kind: "error", message: body.error?.message ?? "Le serveur n'a pas pu démarrer.", full: body.error?.code === "server_full", running });
       }
       await follow();
     },
@@ -154,6 +156,16 @@ export function LiveServerPanel({ copyId, isOwner }: LiveServerPanelProps) {
       {view.kind === "error" && (
         <div role="alert">
           <p className="mb-2 font-medium text-red-800">{view.message}</p>
+          {view.running?.map((r) => (
+            <button
+              key={r.copyId}
+              type="button"
+              className="mb-2 mr-2 rounded-lg bg-red-700 px-4 py-2 font-medium text-white hover:bg-red-800"
+              onClick={() => void fetch(`/api/v1/copies/${encodeURIComponent(r.copyId)}/server`, { method: "DELETE" }).then(() => start(true))}
+            >
+              Arrêter « {r.activity} »
+            </button>
+          ))}
           <button type="button" onClick={() => void start(true)} className="rounded-lg border border-slate-300 px-4 py-2 font-medium hover:bg-slate-50">
             {view.full ? "Réessayer dans une minute" : "Réessayer"}
           </button>

@@ -13,6 +13,12 @@ import { isAppError } from "../errors";
 import { ZodError } from "zod";
 import { runCommand, USAGE } from "./commands";
 import { createUser } from "../users";
+import { applySiteUmask, blockedFolder, blockedMessage, prepareDataDir } from "../data-dir";
+import { logger } from "../logger";
+
+// Before any file is written: nothing Carnet creates is readable by students' servers (server/data-dir.ts). The
+// supervisor's children (Next.js, the proxy) inherit it.
+applySiteUmask();
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -90,13 +96,37 @@ async function firstAdmin(e: Env): Promise<string | null> {
   return password;
 }
 
+/**
+ * Stops the start when students' servers could not work or would not be isolated: a folder above the data dir that
+ * their uids cannot cross; says out loud when they will run as the portal's own user.
+ */
+function isolationChecks(e: Env) {
+  if (e.CARNET_SPAWNER !== "local") return; // containers get their copy as a mount: the host's folders do not matter
+  if (process.getuid?.() === 0) {
+    const blocked = blockedFolder(e.dataDir);
+    if (blocked) fail(blockedMessage(e.dataDir, blocked), 2);
+  } else if (e.CARNET_ALLOW_SHARED_UID)
+    console.error(
+      "carnet: ATTENTION : le portail ne tourne pas en root ; les serveurs des élèves tourneront sous le même utilisateur que lui " +
+        "(CARNET_ALLOW_SHARED_UID=true) : un élève pourra lire les secrets, la base et les copies des autres. À réserver à un poste personnel.",
+    );
+  else
+    console.error(
+      "carnet: le portail ne tourne pas en root : il ne peut pas donner à chaque élève son propre utilisateur Unix, les carnets " +
+        "ne démarreront pas. Lancez-le en root, ou utilisez CARNET_SPAWNER=docker, ou (poste personnel seulement) CARNET_ALLOW_SHARED_UID=true.",
+    );
+}
+
 async function start() {
   const e = loadEnv();
   if (runningPortal(e)) fail(`Un portail utilise déjà ${e.dataDir} (voir ${runFile(e)}).`);
-  fs.mkdirSync(e.dataDir, { recursive: true });
+  const repairs = prepareDataDir(e.dataDir); // the data dir itself and copies/ get their modes here
+  isolationChecks(e);
   await ensureMigrated();
   const adminPassword = await firstAdmin(e);
   await closeDb();
+  if (repairs.length)
+    logger.child({ part: "datadir" }).warn({ count: repairs.length, repairs: repairs.slice(0, 50) }, "data dir permissions repaired (students' servers could read or change these)");
 
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -132,10 +162,11 @@ async function start() {
     });
   };
   const writeRunFile = () => {
-    fs.mkdirSync(path.dirname(runFile(e)), { recursive: true });
+    fs.mkdirSync(path.dirname(runFile(e)), { recursive: true, mode: 0o700 });
     fs.writeFileSync(
       runFile(e),
       JSON.stringify({ pid: process.pid, nextPid: children.get("next")?.pid, proxyPid: children.get("proxy")?.pid, internalPort: e.internalPort, publicUrl: e.publicUrl }),
+      { mode: 0o600 },
     );
   };
   const launch = (name: string, cmd: string, args: string[]) => {

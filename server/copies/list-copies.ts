@@ -60,6 +60,9 @@ export type CopyRow = {
   lastSavedAt: Date | null;
   state: string;
   versionNumber: number;
+  /** Disk used by the copy folder (MiB, last measure) and whether it is over CARNET_COPY_QUOTA_MB (server stopped). */
+  diskMb: number | null;
+  overQuota: boolean;
 };
 
 /**
@@ -92,7 +95,7 @@ const rowInclude = {
 } as const;
 
 function toRow(
-  c: { id: string; notebookPath: string; createdAt: Date; lastSavedAt: Date | null; state: string; student: Omit<CopyRow["student"], "class">; version: { number: number } },
+  c: { id: string; notebookPath: string; createdAt: Date; lastSavedAt: Date | null; state: string; diskMb: number | null; overQuotaAt: Date | null; student: Omit<CopyRow["student"], "class">; version: { number: number } },
   wantedClass?: string,
 ): CopyRow & { notebookPath: string } {
   return {
@@ -105,6 +108,8 @@ function toRow(
     lastSavedAt: c.lastSavedAt,
     state: c.state,
     versionNumber: c.version.number,
+    diskMb: c.diskMb,
+    overQuota: c.overQuotaAt !== null,
   };
 }
 

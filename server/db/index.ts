@@ -12,6 +12,7 @@ import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client";
 import { env } from "../env";
 import { migrate, type SqlRunner } from "./migrate";
+import { applySiteUmask, makePrivate } from "../data-dir";
 
 export type Db = PrismaClient;
 
@@ -61,7 +62,13 @@ export function openDb(target: { url?: string; pgliteDir?: string }): Handle {
     return handle;
   }
   const dir = target.pgliteDir ?? "memory://";
-  if (!dir.startsWith("memory://")) fs.mkdirSync(dir, { recursive: true });
+  if (!dir.startsWith("memory://")) {
+    // The database files must not be readable by students' servers (same machine, other uids): PGlite writes
+    // 0666 files, so this process gets the site's umask and the folder is the portal's alone (server/data-dir.ts).
+    applySiteUmask();
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.chmodSync(dir, 0o700);
+  }
   const lite = new PGlite(dir);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });
   const runner: SqlRunner = {
@@ -75,7 +82,8 @@ export function openDb(target: { url?: string; pgliteDir?: string }): Handle {
   return {
     prisma,
     runner,
-    ready: lite.waitReady,
+    // PGlite's first start unpacks its files 0666 whatever the umask: make them private once it has.
+    ready: lite.waitReady.then(() => void (dir.startsWith("memory://") || makePrivate(dir))),
     close: async () => {
       await prisma.$disconnect();
       await lite.close();

@@ -20,6 +20,8 @@ import { registerServerStopper } from "./hooks";
 import { assertMayStartServer } from "../grading/server-access";
 import { serverUsage } from "./usage";
 import { serverIdOf } from "./server-id";
+import { diskUsage, MiB } from "./disk-usage";
+import { blockedFolder, blockedMessage } from "../data-dir";
 import type { User } from "../generated/prisma/client";
 
 const log = logger.child({ part: "servers" });
@@ -81,6 +83,7 @@ export async function ensureServer(user: User, copyId: string): Promise<{ status
   const url = notebookUrl(copy.id, copy.notebookPath);
   const l = live.get(copy.id);
   if (l?.starting) return { status: "starting", url };
+  refuseSharedUid();
   if (copy.server?.status === "running") {
     const s = spawnerFor(copy, copy.server);
     if ((await s.poll()).running) return { status: "running", url };
@@ -90,22 +93,92 @@ export async function ensureServer(user: User, copyId: string): Promise<{ status
     if (Date.now() - copy.server.startedAt.getTime() < env().CARNET_START_TIMEOUT_S * 1000) return { status: "starting", url };
     await cleanup(copy.id, "stale start");
   }
-  const running = await db().jupyterServer.count();
-  if (running >= env().CARNET_MAX_SERVERS)
-    throw new AppError("server_full", "La classe est complète : trop de carnets sont ouverts en ce moment. Réessayez dans une minute.");
-  const token = crypto.randomBytes(32).toString("base64url");
-  try {
-    await db().jupyterServer.create({ data: { id: newId(), copyId: copy.id, backend: backendName(), status: "starting", token } });
-  } catch (e) {
-    if ((e as { code?: string }).code === "P2002") return { status: "starting", url }; // another request won the race
-    throw e;
-  }
+  // The student's own limit is counted and the row inserted under one lock per student: twenty tabs on three
+  // copies must not slip past it together.
+  const created = await perStudent(user.id, async () => {
+    if (copy.studentId === user.id) await checkStudentLimit(user, copy.id);
+    const running = await db().jupyterServer.count();
+    if (running >= env().CARNET_MAX_SERVERS)
+      throw new AppError("server_full", "La classe est complète : trop de carnets sont ouverts en ce moment. Réessayez dans une minute.");
+    const token = crypto.randomBytes(32).toString("base64url");
+    try {
+      await db().jupyterServer.create({ data: { id: newId(), copyId: copy.id, backend: backendName(), status: "starting", token, startedById: user.id } });
+      return token;
+    } catch (e) {
+      if ((e as { code?: string }).code === "P2002") return null; // another request won the race
+      throw e;
+    }
+  });
+  if (!created) return { status: "starting", url };
+  const token = created;
   const entry: Live = { progress: { progress: 0, message: "Préparation de votre espace…" } };
   live.set(copy.id, entry);
   entry.starting = startInBackground(copy, token, entry).finally(() => {
     entry.starting = undefined;
   });
   return { status: "starting", url };
+}
+
+/**
+ * Servers a student started themselves (those a teacher opened on their copies do not count) must stay under
+ * CARNET_MAX_SERVERS_PER_STUDENT. Servers that died since the last reconcile (Jupyter's own "Quit") are cleared
+ * first. Throws too_many_servers naming the running copies, with their ids in `details` for the page's stop buttons.
+ */
+async function checkStudentLimit(user: User, copyId: string): Promise<void> {
+  const max = env().CARNET_MAX_SERVERS_PER_STUDENT;
+  const rows = await db().jupyterServer.findMany({
+    where: { copyId: { not: copyId }, copy: { studentId: user.id }, OR: [{ startedById: user.id }, { startedById: null }] },
+    include: { copy: { select: { id: true, uid: true, activity: { select: { title: true } } } } },
+    orderBy: { startedAt: "asc" },
+  });
+  if (rows.length < max) return;
+  const alive = [];
+  for (const r of rows) {
+    if (r.status === "running" && !(await spawnerFor(r.copy, r).poll().catch(() => ({ running: true }))).running) {
+      await cleanup(r.copyId, "died").catch(() => undefined);
+      continue;
+    }
+    alive.push(r);
+  }
+  if (alive.length < max) return;
+  const titles = alive.map((r) => `« ${r.copy.activity.title} »`);
+  const list = titles.length > 1 ? `${titles.slice(0, -1).join(", ")} et ${titles.at(-1)}` : titles[0];
+  throw new AppError(
+    "too_many_servers",
+    `Vous avez déjà ${alive.length} carnet${alive.length > 1 ? "s" : ""} ouvert${alive.length > 1 ? "s" : ""} en même temps, le maximum : ${list}. ` +
+      `Arrêtez-en un pour ouvrir celui-ci (bouton « Arrêter » ci-dessous, ou sur sa page dans « Mes copies ») : votre travail enregistré est gardé. ` +
+      `Sinon, un carnet s'arrête tout seul après ${env().CARNET_IDLE_TIMEOUT_MIN} min sans activité.`,
+    { running: alive.map((r) => ({ copyId: r.copyId, activity: r.copy.activity.title })) },
+  );
+}
+
+const LOCKS = Symbol.for("carnet.servers.studentLocks");
+type GL = typeof globalThis & { [LOCKS]?: Map<string, Promise<unknown>> };
+const studentLocks = ((globalThis as GL)[LOCKS] ??= new Map<string, Promise<unknown>>());
+
+/** Runs `fn` after every earlier call for the same user has settled (in this process). */
+async function perStudent<T>(userId: string, fn: () => Promise<T>): Promise<T> {
+  const before = studentLocks.get(userId) ?? Promise.resolve();
+  const run = before.catch(() => undefined).then(fn);
+  const tail = run.catch(() => undefined);
+  studentLocks.set(userId, tail);
+  try {
+    return await run;
+  } finally {
+    if (studentLocks.get(userId) === tail) studentLocks.delete(userId);
+  }
+}
+
+/**
+ * The local backend cannot give each student their own uid unless the portal is root: then every student's code
+ * would run as the portal itself (secrets, database, every copy). Refused unless the site opted in.
+ */
+function refuseSharedUid(): void {
+  if (backendName() !== "local" || process.getuid?.() === 0 || env().CARNET_ALLOW_SHARED_UID) return;
+  throw new AppError(
+    "unavailable",
+    "Les carnets ne peuvent pas démarrer sur ce portail : il ne tourne pas en administrateur (root) et ne peut donc pas isoler les élèves. Prévenez l'administrateur du site.",
+  );
 }
 
 async function startInBackground(copy: { id: string; uid: number; studentId: string; activity: { ownerId: string; allowNetwork: boolean } }, token: string, entry: Live) {
@@ -120,7 +193,8 @@ async function startInBackground(copy: { id: string; uid: number; studentId: str
       for await (const ev of sp.progress()) entry.progress = ev;
     })().catch(() => undefined);
     await fs.access(copyDir(copy.id));
-    await traversableDataDir();
+    await reachableCopies();
+    await measureAtStart(copy.id);
     const { url: target } = await withTimeout(sp.start(), timeoutMs, "start");
     await db().jupyterServer.update({ where: { copyId: copy.id }, data: { state: sp.getState() as object, target } });
     entry.progress = { progress: 80, message: "Démarrage de Python…" };
@@ -136,25 +210,71 @@ async function startInBackground(copy: { id: string; uid: number; studentId: str
   } catch (err) {
     log.error({ err, copyId: copy.id, backend }, "server start failed");
     entry.error =
-      (err as Error).message === "timeout"
-        ? "Le serveur a mis trop de temps à démarrer. Réessayez ; si cela persiste, prévenez votre enseignant."
-        : "Le serveur n'a pas pu démarrer. Réessayez ; si cela persiste, prévenez votre enseignant.";
+      err instanceof StartRefused
+        ? err.studentMessage
+        : (err as Error).message === "timeout"
+          ? "Le serveur a mis trop de temps à démarrer. Réessayez ; si cela persiste, prévenez votre enseignant."
+          : "Le serveur n'a pas pu démarrer. Réessayez ; si cela persiste, prévenez votre enseignant.";
     await spawner?.stop().catch((e) => log.warn({ err: e, copyId: copy.id }, "cleanup after failed start"));
     await proxyClient().removeRoute(routePrefix(copy.id)).catch(() => undefined);
     await db().jupyterServer.deleteMany({ where: { copyId: copy.id } });
   }
 }
 
-/**
- * Each student's server runs under its own uid and must reach its copy folder: the data directory and copies/
- * are made traversable (0711: enter, not list), the copy folders themselves stay private to their uid.
- */
-async function traversableDataDir() {
-  if (process.getuid?.() !== 0) return;
-  for (const dir of [env().dataDir, path.dirname(copyDir("x"))]) {
-    const st = await fs.stat(dir);
-    if ((st.mode & 0o001) === 0) await fs.chmod(dir, (st.mode & 0o770) | 0o711);
+/** A start that cannot go on, with what the student reads (the log gets the error itself). */
+class StartRefused extends Error {
+  constructor(
+    message: string,
+    readonly studentMessage: string,
+  ) {
+    super(message);
   }
+}
+
+/**
+ * Each student's server runs under its own uid and must reach its copy folder: every folder from / to copies/ must
+ * let others through (`./carnet start` checks it too; server/data-dir.ts). Said clearly in the log, not as a
+ * mysterious failure of Jupyter.
+ */
+async function reachableCopies() {
+  if (process.getuid?.() !== 0 || backendName() !== "local") return;
+  const blocked = blockedFolder(env().dataDir);
+  if (blocked)
+    throw new StartRefused(
+      blockedMessage(env().dataDir, blocked),
+      "Le serveur n'a pas pu démarrer : le portail est mal installé (dossier des copies inaccessible). Prévenez l'administrateur du site.",
+    );
+}
+
+/**
+ * Measures the copy before its server starts. Over the quota, the server still starts (the student must be able to
+ * delete files) but the copy may only shrink: see enforceQuota. A folder too big to measure in time does not start.
+ */
+async function measureAtStart(copyId: string) {
+  const u = await diskUsage(copyDir(copyId));
+  if ("timedOut" in u) {
+    await db().copy.update({ where: { id: copyId }, data: { overQuotaAt: new Date() } });
+    throw new StartRefused("copy too large to measure", quotaStoppedNotice(null));
+  }
+  const mb = Math.ceil(u.bytes / MiB);
+  const over = mb > env().CARNET_COPY_QUOTA_MB;
+  const c = await db().copy.findUnique({ where: { id: copyId }, select: { overQuotaAt: true } });
+  await db().copy.update({ where: { id: copyId }, data: { diskMb: mb, overQuotaAt: over ? (c?.overQuotaAt ?? new Date()) : null } });
+}
+
+/** What the student reads when the copy was stopped for its size, or cannot be measured (`mb` null). */
+export function quotaStoppedNotice(mb: number | null): string {
+  const q = env().CARNET_COPY_QUOTA_MB;
+  return mb === null
+    ? `Votre copie contient trop de fichiers pour être mesurée : son serveur a été arrêté. Aucun fichier n'a été supprimé. Prévenez votre enseignant.`
+    : `Votre copie occupe ${mb} Mo, plus que les ${q} Mo permis : son serveur a été arrêté. Aucun fichier n'a été supprimé. ` +
+        `Rouvrez le carnet et supprimez les fichiers trop gros (liste des fichiers de Jupyter) pour revenir sous ${q} Mo ; d'ici là, la copie ne peut pas grossir.`;
+}
+
+/** What the student reads while their server runs on a copy over the quota. */
+export function quotaNotice(mb: number): string {
+  const q = env().CARNET_COPY_QUOTA_MB;
+  return `Votre copie occupe ${mb} Mo, plus que les ${q} Mo permis. Supprimez les fichiers trop gros (liste des fichiers de Jupyter) pour revenir sous ${q} Mo : d'ici là, si elle grossit encore, le serveur sera arrêté (sans rien supprimer).`;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -176,12 +296,18 @@ export async function serverStatus(user: User, copyId: string) {
     url: notebookUrl(copy.id, copy.notebookPath),
     progress: status === "running" ? 100 : status === "starting" ? (l?.progress.progress ?? 0) : 0,
     message: status === "starting" ? (l?.progress.message ?? "Préparation de votre espace…") : null,
-    error: status === "stopped" ? (l?.error ?? null) : null,
+    // The quota flag is in the database: any portal process (and a restarted one) tells the student.
+    error: status === "stopped" ? (l?.error ?? (copy.overQuotaAt ? quotaStoppedNotice(copy.diskMb) : null)) : null,
     startedAt: row?.startedAt ?? null,
     lastActivity: row?.lastActivity ?? null,
     memoryMb: usage?.memoryMb ?? null,
+    diskMb: copy.diskMb,
+    overQuota: copy.overQuotaAt !== null,
     // A kernel killed for memory leaves the server running (Jupyter restarts the kernel): say why it happened.
-    notice: usage && usage.oomKills > 0 ? memoryNotice() : null,
+    notice:
+      [status === "running" && copy.overQuotaAt && copy.diskMb !== null ? quotaNotice(copy.diskMb) : null, usage && usage.oomKills > 0 ? memoryNotice() : null]
+        .filter(Boolean)
+        .join(" ") || null,
   };
 }
 
@@ -223,7 +349,7 @@ async function cleanup(copyId: string, reason: string, note?: string) {
 export async function listServers() {
   const rows = await db().jupyterServer.findMany({
     orderBy: { startedAt: "desc" },
-    include: { copy: { select: { id: true, student: { select: { name: true, username: true } }, activity: { select: { title: true } } } } },
+    include: { copy: { select: { id: true, diskMb: true, overQuotaAt: true, student: { select: { name: true, username: true } }, activity: { select: { title: true } } } } },
   });
   return Promise.all(
     rows.map(async (r) => {
@@ -239,6 +365,8 @@ export async function listServers() {
       lastActivity: r.lastActivity,
       memoryMb: usage?.memoryMb ?? null,
       oomKills: usage?.oomKills ?? 0,
+      diskMb: r.copy.diskMb,
+      overQuota: r.copy.overQuotaAt !== null,
       };
     }),
   );
@@ -249,12 +377,58 @@ export async function listServers() {
  * idle servers (no proxy traffic and no Jupyter activity for CARNET_IDLE_TIMEOUT_MIN) and servers older than
  * CARNET_MAX_AGE_HOURS are stopped; the proxy's table is made equal to the running servers.
  */
-export async function reconcile(now = new Date()): Promise<{ removed: string[]; culled: string[] }> {
+export async function reconcile(now = new Date()): Promise<{ removed: string[]; culled: string[]; overQuota: string[] }> {
+  // One pass at a time: a slow pass (many folders to measure) must not overlap the next tick's.
+  const g = globalThis as GR;
+  if (g[PASS]) return g[PASS];
+  const pass = reconcilePass(now).finally(() => {
+    g[PASS] = undefined;
+  });
+  g[PASS] = pass;
+  return pass;
+}
+
+const PASS = Symbol.for("carnet.servers.reconcilePass");
+type GR = typeof globalThis & { [PASS]?: Promise<{ removed: string[]; culled: string[]; overQuota: string[] }> };
+
+/**
+ * Measures a running server's copy against the quota (see measureAtStart): under it, the flag is cleared; over it
+ * and growing past its ceiling (the quota, or the size it had when it started already over and has shrunk to since),
+ * the server is stopped. Files are never touched. Returns true when the server was stopped.
+ */
+async function enforceQuota(copy: { id: string; diskMb: number | null; overQuotaAt: Date | null }, now: Date): Promise<boolean> {
+  const quota = env().CARNET_COPY_QUOTA_MB;
+  const u = await diskUsage(copyDir(copy.id)).catch((err) => {
+    log.warn({ err, copyId: copy.id }, "disk usage not measured");
+    return null;
+  });
+  if (!u) return false;
+  const mb = "timedOut" in u ? null : Math.ceil(u.bytes / MiB);
+  if (mb !== null && mb <= quota) {
+    if (copy.diskMb !== mb || copy.overQuotaAt) await db().copy.update({ where: { id: copy.id }, data: { diskMb: mb, overQuotaAt: null } });
+    return false;
+  }
+  const ceiling = copy.overQuotaAt && copy.diskMb !== null ? Math.max(quota, copy.diskMb) : quota;
+  if (mb !== null && mb <= ceiling) {
+    if (mb !== copy.diskMb) await db().copy.update({ where: { id: copy.id }, data: { diskMb: mb } }); // it shrank: the ceiling follows
+    return false;
+  }
+  await db().copy.update({ where: { id: copy.id }, data: { diskMb: mb ?? copy.diskMb, overQuotaAt: copy.overQuotaAt ?? now } });
+  log.warn({ copyId: copy.id, diskMb: mb, quotaMb: quota }, "copy over its disk quota: stopping its server");
+  await cleanup(copy.id, "over quota", quotaStoppedNotice(mb));
+  return true;
+}
+
+async function reconcilePass(now: Date): Promise<{ removed: string[]; culled: string[]; overQuota: string[] }> {
   const e = env();
   const removed: string[] = [];
   const culled: string[] = [];
+  const overQuota: string[] = [];
   const routes = await proxyClient().listRoutes().catch(() => null);
-  const rows = await db().jupyterServer.findMany({ where: { status: "running" }, include: { copy: { select: { id: true, uid: true, studentId: true, activity: { select: { ownerId: true } } } } } });
+  const rows = await db().jupyterServer.findMany({
+    where: { status: "running" },
+    include: { copy: { select: { id: true, uid: true, studentId: true, diskMb: true, overQuotaAt: true, activity: { select: { ownerId: true } } } } },
+  });
   for (const row of rows) {
     const s = spawnerFor(row.copy, row);
     const p = await s.poll().catch(() => ({ running: true as const }));
@@ -264,6 +438,10 @@ export async function reconcile(now = new Date()): Promise<{ removed: string[]; 
       await cleanup(row.copyId, oom ? "oom" : "died", oom
         ? "Votre programme a utilisé plus de mémoire que permis : le serveur a été arrêté. Votre dernier enregistrement est intact ; rouvrez le carnet."
         : "Votre serveur s'est arrêté. Votre dernier enregistrement est intact ; rouvrez le carnet.").catch(() => undefined);
+      continue;
+    }
+    if (await enforceQuota(row.copy, now).catch((err) => (log.error({ err, copyId: row.copyId }, "quota stop failed"), false))) {
+      overQuota.push(row.copyId);
       continue;
     }
     const prefix = routePrefix(row.copyId);
@@ -294,7 +472,7 @@ export async function reconcile(now = new Date()): Promise<{ removed: string[]; 
     const wanted = new Set(existing.map((r) => routePrefix(r.copyId)));
     for (const prefix of Object.keys(routes)) if (!wanted.has(prefix)) await proxyClient().removeRoute(prefix).catch(() => undefined);
   }
-  return { removed, culled };
+  return { removed, culled, overQuota };
 }
 
 /**
@@ -302,6 +480,13 @@ export async function reconcile(now = new Date()): Promise<{ removed: string[]; 
  * rows whose server is gone, then reconcile on a timer.
  */
 export async function adoptAndWatch(intervalMs = 30_000): Promise<void> {
+  if (backendName() === "local" && process.getuid?.() !== 0)
+    log.warn(
+      { allowSharedUid: env().CARNET_ALLOW_SHARED_UID },
+      env().CARNET_ALLOW_SHARED_UID
+        ? "CARNET_ALLOW_SHARED_UID=true: students' servers run as the portal's own user and can read its secrets, its database and every copy"
+        : "the portal is not root: local servers are refused (run as root, use CARNET_SPAWNER=docker, or set CARNET_ALLOW_SHARED_UID=true on a personal machine)",
+    );
   // The timer runs whatever happens below: a failed adoption must not leave dead servers and culling unattended.
   const timer = setInterval(() => void reconcile().catch((err) => log.warn({ err }, "reconcile failed")), intervalMs);
   timer.unref();

@@ -74,6 +74,7 @@ export default async function ServersPage() {
                 <Td>
                   {r.memoryMb === null ? "—" : `${r.memoryMb} Mo`}
                   {r.oomKills > 0 ? <span className="block text-sm text-red-700">mémoire dépassée ({r.oomKills}×)</span> : null}
+                  {r.diskMb !== null ? <span className={r.overQuota ? "block text-sm text-red-700" : "block text-sm text-slate-500"}>disque {r.diskMb} Mo{r.overQuota ? " (espace dépassé)" : ""}</span> : null}
                 </Td>
                 <Td>
                   <form action={stopServerAction}>

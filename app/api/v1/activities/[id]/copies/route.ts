@@ -24,6 +24,8 @@ export const GET = api({ roles: ["TEACHER", "ADMIN"] }, async ({ req, params, ac
     released: c.grading.released,
     server: { presence: c.grading.presence, lastActivity: c.grading.lastActivity },
     version: c.versionNumber,
+    diskMb: c.diskMb,
+    overQuota: c.overQuota,
   }));
   return paged ? { total: r.total, page: r.page, pages: r.pages, pageSize: r.pageSize, classes: r.classes, items } : items;
 });

@@ -1,0 +1,173 @@
+/**
+ * Attacks on the machine's resources by one student, against the real stack (local backend, real Jupyter):
+ * - opening every copy they have to hold many servers: the third of their own starts is refused (too_many_servers)
+ *   naming the copies running and how to stop one; a teacher opening the student's copy does not count;
+ * - filling the disk from their kernel: past CARNET_COPY_QUOTA_MB the server is stopped within a reconcile tick,
+ *   the student reads why, the teacher's dashboard flags the copy, and no file is deleted or truncated; reopened,
+ *   the copy may shrink but not grow.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, type Stack } from "@/e2e/stack";
+import {
+  createActivity,
+  KernelSocket,
+  kernelWsUrl,
+  openCopy,
+  PASSWORD,
+  serverApi,
+  serverStatus,
+  startKernel,
+  startServer,
+  teardown,
+  waitFor,
+  copyNotebookFile,
+  sessionCookie,
+} from "../servers/live-test-helpers";
+
+const isRoot = process.getuid?.() === 0;
+const TICK_S = 2;
+const QUOTA_MB = 8;
+
+type ErrorBody = { error: { code: string; message: string; details?: { running?: { copyId: string; activity: string }[] } } };
+type Status = Awaited<ReturnType<typeof serverStatus>> & { notice: string | null; diskMb: number | null; overQuota: boolean };
+
+describe.skipIf(!isRoot)("limits per student and per copy", () => {
+  let stack: Stack;
+  let pats: Record<string, string>;
+  const acts: { id: string; code: string; title: string }[] = [];
+  const copies: string[] = [];
+
+  const post = (pat: string, copy: string) => fetch(serverApi(stack, copy), { method: "POST", headers: { authorization: `Bearer ${pat}` } });
+  const del = (pat: string, copy: string) => fetch(serverApi(stack, copy), { method: "DELETE", headers: { authorization: `Bearer ${pat}` } });
+  const status = async (copy: string) => (await serverStatus(stack, pats.alice!, copy)) as Status;
+  const dashboard = async (activityId: string) => {
+    const res = await fetch(`${stack.url}/api/v1/activities/${activityId}/copies`, { headers: { authorization: `Bearer ${pats.prof}` } });
+    expect(res.status).toBe(200);
+    return (await res.json()) as { id: string; diskMb: number | null; overQuota: boolean }[];
+  };
+
+  beforeAll(async () => {
+    stack = await startStack({
+      env: {
+        CARNET_MAX_SERVERS_PER_STUDENT: "2",
+        CARNET_MAX_ACTIVITY_MB: "5",
+        CARNET_COPY_QUOTA_MB: String(QUOTA_MB),
+        CARNET_RECONCILE_INTERVAL_S: String(TICK_S),
+        CARNET_NOTEBOOK_URL: "same-origin",
+      },
+    });
+    await stack.addUser("prof", "teacher", PASSWORD, "Mme Prof");
+    await stack.addUser("alice", "student", PASSWORD, "Alice Martin");
+    await stack.addUser("surveillant", "admin", PASSWORD);
+    pats = { prof: await stack.token("prof"), alice: await stack.token("alice"), admin: await stack.token("surveillant") };
+    for (const title of ["Listes", "Dictionnaires", "Fichiers CSV"]) {
+      const a = await createActivity(stack, pats.prof!, title);
+      acts.push({ ...a, title });
+      copies.push(await openCopy(stack, pats.alice!, a.code));
+    }
+  });
+  afterAll(async () => teardown(stack, pats?.prof));
+
+  it("a student's third server is refused with too_many_servers naming the two running; a teacher's open does not count", async () => {
+    const [a, b, c] = copies as [string, string, string];
+    await startServer(stack, pats.alice!, a);
+    await startServer(stack, pats.alice!, b);
+    const res = await post(pats.alice!, c);
+    expect(res.status).toBe(409);
+    const body = (await res.json()) as ErrorBody;
+    expect(body.error.code).toBe("too_many_servers");
+    expect(body.error.message).toContain("« Listes »");
+    expect(body.error.message).toContain("« Dictionnaires »");
+    expect(body.error.message).toMatch(/Arrêtez-en un/);
+    expect(body.error.details?.running?.map((r) => r.copyId).sort()).toEqual([a, b].sort());
+    expect((await status(c)).status).toBe("stopped"); // nothing started behind the refusal
+
+    // Twenty tabs at once on the refused copy: still refused, still two servers.
+    const burst = await Promise.all(Array.from({ length: 20 }, () => post(pats.alice!, c).then((r) => r.status)));
+    expect(new Set(burst)).toEqual(new Set([409]));
+
+    // The teacher opens the student's third copy to help: allowed, and it is not counted against the student.
+    const t = await post(pats.prof!, c);
+    expect(t.status).toBe(202);
+    await waitFor("the teacher's server", async () => (await status(c)).status === "running");
+    // The student stops one of theirs (what the page's « Arrêter » button does) and may start it again.
+    expect((await del(pats.alice!, a)).status).toBe(200);
+    await startServer(stack, pats.alice!, a);
+    const servers = (await (await fetch(`${stack.url}/api/v1/servers`, { headers: { authorization: `Bearer ${pats.admin}` } })).json()) as { copyId: string }[];
+    expect(servers.map((s) => s.copyId).sort()).toEqual([a, b, c].sort());
+    await del(pats.prof!, c);
+  });
+
+  it("a kernel writing past the quota: server stopped within a tick, the student told, the teacher sees it, no file lost", async () => {
+    const copy = copies[1]!;
+    const activity = acts[1]!;
+    if ((await status(copy)).status !== "running") await startServer(stack, pats.alice!, copy);
+    const notebookBefore = fs.readFileSync(copyNotebookFile(stack, copy));
+    const kernelId = await startKernel(stack, pats.alice!, copy);
+    const k = await KernelSocket.open(kernelWsUrl(stack, copy, kernelId), { authorization: `Bearer ${pats.alice}` });
+    const big = 3 * QUOTA_MB;
+    const wrote = await k.execute(
+      `import os, hashlib\nb = os.urandom(${big} * 2**20)\nopen("resultats.bin", "wb").write(b)\nprint(hashlib.sha256(b).hexdigest())`,
+    );
+    const wroteAt = Date.now();
+    k.close();
+    expect(wrote.status, wrote.error).toBe("ok");
+    const sha = wrote.text.trim();
+
+    const stopped = await waitFor("the server stopped for its quota", async () => {
+      const s = await status(copy);
+      return s.status === "stopped" ? s : null;
+    }, 30_000, 100);
+    const ms = Date.now() - wroteAt;
+    console.log(`quota: server stopped ${ms} ms after the write (reconcile tick ${TICK_S} s)`);
+    // At most one tick until a pass measures the file, then the pass itself and Jupyter's graceful stop.
+    expect(ms).toBeLessThan(TICK_S * 1000 + 4000);
+    expect(stopped.error).toMatch(new RegExp(`occupe \\d+ Mo, plus que les ${QUOTA_MB} Mo permis`));
+    expect(stopped.error).toContain("Aucun fichier n'a été supprimé");
+    expect(stopped.overQuota).toBe(true);
+
+    // Nothing deleted or truncated.
+    const file = path.join(stack.dataDir, "copies", copy, "resultats.bin");
+    expect(fs.statSync(file).size).toBe(big * 2 ** 20);
+    expect(crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex")).toBe(sha);
+    expect(fs.readFileSync(copyNotebookFile(stack, copy))).toEqual(notebookBefore);
+
+    // The teacher's dashboard flags the copy, with its size; the others are not flagged.
+    const rows = await dashboard(activity.id);
+    const row = rows.find((r) => r.id === copy)!;
+    expect(row.overQuota).toBe(true);
+    expect(row.diskMb).toBeGreaterThanOrEqual(big);
+    const page = await fetch(`${stack.url}/activites/${activity.id}`, { headers: { cookie: await sessionCookie(stack, "prof") }, redirect: "manual" });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Espace dépassé");
+
+    // Reopened: the student may delete files (the server runs, with a notice) but the copy may not grow.
+    await startServer(stack, pats.alice!, copy);
+    const reopened = await status(copy);
+    expect(reopened.notice).toMatch(/Supprimez les fichiers trop gros/);
+    const k2id = await startKernel(stack, pats.alice!, copy);
+    const k2 = await KernelSocket.open(kernelWsUrl(stack, copy, k2id), { authorization: `Bearer ${pats.alice}` });
+    expect((await k2.execute(`import os\nopen("encore.bin", "wb").write(os.urandom(4 * 2**20))`)).status).toBe("ok");
+    k2.close();
+    const again = await waitFor("the growing copy stopped again", async () => {
+      const s = await status(copy);
+      return s.status === "stopped" ? s : null;
+    }, 30_000, 100);
+    expect(again.error).toContain("Aucun fichier n'a été supprimé");
+    expect(fs.statSync(path.join(stack.dataDir, "copies", copy, "encore.bin")).size).toBe(4 * 2 ** 20);
+
+    // Back under the quota (the student deleted the big files): the flag goes at the next measure.
+    await startServer(stack, pats.alice!, copy);
+    const k3id = await startKernel(stack, pats.alice!, copy);
+    const k3 = await KernelSocket.open(kernelWsUrl(stack, copy, k3id), { authorization: `Bearer ${pats.alice}` });
+    expect((await k3.execute(`import os\nos.remove("resultats.bin"); os.remove("encore.bin")`)).status).toBe("ok");
+    k3.close();
+    await waitFor("the flag cleared", async () => (await dashboard(activity.id)).find((r) => r.id === copy)?.overQuota === false, 30_000);
+    const s = await status(copy);
+    expect(s.status).toBe("running");
+    expect(s.notice).toBeNull();
+  });
+});
