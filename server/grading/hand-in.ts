@@ -48,7 +48,7 @@ async function handInOnce(copyId: string, by: HandInBy, opts: { allowMissing?: b
   if (!copy) throw new AppError("not_found", "Copie introuvable.");
   if (isHandedIn(copy.state)) return false;
   // The server goes first: nothing the kernel writes after this moment can be in what is graded.
-  await stopServersOf([copy.id]);
+  if (await db().jupyterServer.count({ where: { copyId: copy.id } })) await stopServersOf([copy.id]);
   await refreshSaveTimes([copy]);
   let staged: StagedSnapshot | null = null;
   try {
