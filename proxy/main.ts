@@ -3,6 +3,9 @@ import { parseProxyConfig, ProxyConfigError } from "./config";
 import { startProxy } from "./server";
 
 async function main(): Promise<void> {
+  // Nothing the proxy writes (routes.json holds every Jupyter token) may be readable by students' servers: the
+  // site's umask (server/data-dir.ts SITE_UMASK), also inherited from ./carnet start.
+  process.umask(0o066);
   let config;
   try {
     config = parseProxyConfig(process.env);
