@@ -15,6 +15,7 @@ import { addressKey, clientAddress, normalizeAddress } from "../rate-limit";
 import { authenticateLocal, createUser, SIGN_IN_ADDRESS_FAILURES, SIGN_IN_BACKOFF } from "../users";
 import { createClassCode, randomCode, redeemClassCode, REDEEM_FAILURES_PER_CODE, REDEEM_UNKNOWN_PER_ADDRESS } from "../class-codes";
 import { isAppError, type AppError } from "../errors";
+import { ConfigError, parseEnv } from "../env";
 import { startStack, type Stack } from "../../e2e/stack";
 
 const PASSWORD = "cahier-de-maths-2026";
@@ -63,6 +64,17 @@ describe.each(dbKinds)("rate limits on %s", (kind) => {
       // Garbage behind a trusted hop: the trusted hop is what we know.
       expect(clientAddress(xff("pas-une-adresse", "10.9.3.4"))).toBe("10.9.3.4");
       expect(clientAddress(xff("10.9.0.1", "10.9.3.4"))).toBe("10.9.0.1");
+    });
+
+    it("CARNET_TRUSTED_PROXIES is checked at start: a typo stops Carnet instead of trusting the wrong hop", () => {
+      const base = { CARNET_DATA_DIR: t.dataDir, AUTH_SECRET: "x".repeat(40), CARNET_PROXY_SECRET: "y".repeat(40) };
+      expect(parseEnv({ ...base, CARNET_TRUSTED_PROXIES: "10.0.0.5, 192.168.0.0/24 2001:db8::/48" }).CARNET_TRUSTED_PROXIES).toEqual([
+        "10.0.0.5/32", "192.168.0.0/24", "2001:db8::/48",
+      ]);
+      for (const bad of ["10.0.0.0/33", "proxy.lan", "10.0.0.1/", "2001:db8::/129", "10.0.0.0/8/1"]) {
+        expect(() => parseEnv({ ...base, CARNET_TRUSTED_PROXIES: bad })).toThrow(ConfigError);
+        expect(() => parseEnv({ ...base, CARNET_TRUSTED_PROXIES: bad })).toThrow(/CARNET_TRUSTED_PROXIES: « .* » n'est ni une adresse IP ni une plage CIDR/);
+      }
     });
 
     it("counts a whole IPv6 /64 as one address (rotating inside it resets nothing)", () => {
