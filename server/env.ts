@@ -75,6 +75,15 @@ const fields = z.object({
   CARNET_SERVER_CPUS: positive.default(1),
   CARNET_START_TIMEOUT_S: positive.default(60),
   CARNET_RECONCILE_INTERVAL_S: positive.default(30),
+  /** History of copies (docs/history.md): how often running copies are looked at for new saves. */
+  CARNET_HISTORY_INTERVAL_S: positive.default(30),
+  /** Saves older than this many days are forgotten (0: kept as long as the copy), except the points undo needs. */
+  CARNET_HISTORY_KEEP_DAYS: z.coerce.number().min(0).default(0),
+  /** At most this many points per copy: the oldest saves go first. */
+  CARNET_HISTORY_MAX_POINTS: z.coerce.number().int().positive().default(1000),
+  /** Files larger than this (annexes; the notebook up to 64 Mo) and files past the count are listed, not kept. */
+  CARNET_HISTORY_MAX_FILE_MB: positive.default(20),
+  CARNET_HISTORY_MAX_FILES: z.coerce.number().int().positive().default(500),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 const schema = fields.refine((e) => e.CARNET_COPY_QUOTA_MB > e.CARNET_MAX_ACTIVITY_MB, {

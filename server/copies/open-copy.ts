@@ -11,6 +11,7 @@ import { AppError, notFound } from "../errors";
 import { copyDir, removeDir, versionDir } from "../storage";
 import { normalizeShareCode } from "../activities/share-code";
 import type { User } from "../generated/prisma/client";
+import { giveStableIds } from "../history/copy-ids";
 import { refreshSaveTimes } from "./save-times";
 import { assertMayOpen, assertStudentMayView } from "../grading/window";
 
@@ -54,6 +55,8 @@ async function createCopy(activityId: string, version: { id: string; number: num
   // Files first, so that a copy row never exists without its files.
   await fs.mkdir(path.dirname(dir), { recursive: true });
   await fs.cp(versionDir(activityId, version.number), dir, { recursive: true, errorOnExist: true, force: false });
+  // Cells without ids get stable ones, so that a teacher's update can later be merged cell by cell (docs/history.md).
+  await giveStableIds(path.join(dir, version.notebookPath), version.id);
   const started = new Date();
   try {
     const copy = await db().copy.create({

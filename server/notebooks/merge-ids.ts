@@ -9,7 +9,7 @@
  */
 import crypto from "node:crypto";
 import type { JsonObject, NotebookCell, NotebookV4 } from "./validate";
-import { joinSource } from "./validate";
+import { joinSource, parseNotebook } from "./validate";
 
 const ID_PATTERN = /^[a-zA-Z0-9-_]{1,64}$/;
 
@@ -61,6 +61,56 @@ export function withStableIds(nb: NotebookV4, seed: string): NotebookV4 {
   });
   if (out.nbformat_minor < 5) out.nbformat_minor = 5;
   return out;
+}
+
+/**
+ * Parses a notebook file (validate.ts: v2/v3 upgraded, checked against nbformat) with deterministic ids where it
+ * lacks them: nbformat's own repair gives random ones, which would make two readings of the same file disagree.
+ * `changed` says whether the ids (or the format, 4.5) differ from the file. With `assign: false`, a notebook without
+ * ids stays without (for the teacher's new version: the merge then matches it to the base by content).
+ * Throws AppError("invalid_notebook").
+ */
+export function parseWithStableIds(bytes: Buffer, seed: string, fileName = "notebook.ipynb", opts: { assign?: boolean } = {}): { notebook: NotebookV4; changed: boolean } {
+  const assign = opts.assign ?? true;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    return { notebook: parseNotebook(bytes, fileName).notebook, changed: false }; // throws the readable error
+  }
+  let filled = false;
+  let input = bytes;
+  const r = raw as { nbformat?: unknown; nbformat_minor?: unknown; cells?: unknown };
+  if (r && r.nbformat === 4 && typeof r.nbformat_minor === "number" && r.nbformat_minor >= 5 && Array.isArray(r.cells)) {
+    const taken = new Set<string>();
+    const cells = r.cells as { id?: unknown }[];
+    for (const c of cells) if (c && typeof c.id === "string" && ID_PATTERN.test(c.id) && !taken.has(c.id)) taken.add(c.id);
+    const kept = new Set<string>();
+    cells.forEach((c, i) => {
+      if (!c || typeof c !== "object") return;
+      if (typeof c.id === "string" && ID_PATTERN.test(c.id) && !kept.has(c.id)) {
+        kept.add(c.id);
+        return;
+      }
+      if (c.id !== undefined && typeof c.id === "string" && !ID_PATTERN.test(c.id)) return; // refused by the schema below
+      c.id = derivedId(seed, `cell-${i}`, taken);
+      taken.add(c.id as string);
+      kept.add(c.id as string);
+      filled = true;
+    });
+    if (filled) input = Buffer.from(JSON.stringify(raw));
+  }
+  const parsed = parseNotebook(input, fileName);
+  let nb = parsed.notebook;
+  if (parsed.upgradedFrom !== undefined) {
+    for (const c of nb.cells) delete c.id; // the upgrade gives random ids
+    if (!assign) return { notebook: { ...nb, nbformat_minor: 4 }, changed: true };
+    nb = withStableIds(nb, seed);
+    return { notebook: nb, changed: true };
+  }
+  if (!assign) return { notebook: nb, changed: filled };
+  if (!hasStableIds(nb)) return { notebook: withStableIds(nb, seed), changed: true };
+  return { notebook: nb, changed: filled };
 }
 
 // ---------------------------------------------------------------- content keys
@@ -210,6 +260,20 @@ function matchByContent(base: NotebookV4, x: NotebookV4): number[] {
           break;
         }
       }
+    }
+    // What is left of the gap on both sides, cell for cell of the same types (an empty answer cell the teacher
+    // filled in has nothing in common with its old text, but is the same cell): paired in order.
+    const taken = new Set(match.filter((m) => m > b0 && m < b1));
+    const restB: number[] = [];
+    for (let bi = b0 + 1; bi < b1; bi++) if (!taken.has(bi)) restB.push(bi);
+    const restX: number[] = [];
+    for (let xi = x0 + 1; xi < x1; xi++) if (match[xi] === -1) restX.push(xi);
+    if (restB.length > 0 && restB.length === restX.length && restB.every((bi, k) => base.cells[bi]!.cell_type === x.cells[restX[k]!]!.cell_type)) {
+      // Only if the pairs, with those found above, keep both orders (a match never crosses another).
+      const trial = match.slice();
+      restX.forEach((xi, k) => (trial[xi] = restB[k]!));
+      const inGap = trial.slice(x0 + 1, x1);
+      if (inGap.every((m, k) => k === 0 || m > inGap[k - 1]!)) for (let xi = x0 + 1; xi < x1; xi++) match[xi] = trial[xi]!;
     }
   }
   return match;
