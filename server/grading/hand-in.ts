@@ -14,6 +14,7 @@ import { stopServersOf } from "../servers/hooks";
 import { copyForOwnStudent, copyJson } from "./copies";
 import { assertStudentMayWork, isHandedIn } from "./window";
 import { discardSnapshot, placeSnapshot, stageSnapshot, type StagedSnapshot } from "./snapshots";
+import { recordSubmitPoint } from "../history/snapshots";
 
 const log = logger.child({ part: "grading" });
 
@@ -77,6 +78,7 @@ async function handInOnce(copyId: string, by: HandInBy, opts: { allowMissing?: b
       return true;
     });
     if (won) log.info({ copyId, by }, "copy handed in");
+    if (won) await recordSubmitPoint(copy.id);
     return won;
   } finally {
     if (staged && !placed) await discardSnapshot(staged);

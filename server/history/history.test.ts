@@ -294,6 +294,24 @@ describe.each(dbKinds)("history of copies on %s", (kind) => {
     expect((await restorePoint(teacher, copy.id, p.id)).point.kind).toBe("restore");
   });
 
+  it("the capture loop turns saves of copies with a live server into points; a hand-in is a point", async () => {
+    const { copy, student } = await setup();
+    const idle = await setup();
+    await db().jupyterServer.create({ data: { id: newId(), copyId: copy.id, backend: "local", status: "running", token: "t" } });
+    save(copy.id, (n) => (n.cells[2]!.source = "vu par la boucle"));
+    save(idle.copy.id, (n) => (n.cells[2]!.source = "serveur arrêté"));
+    const { captureTick } = await import("./capture");
+    expect(await captureTick()).toContain(copy.id);
+    expect(await captureTick()).toEqual([]);
+    expect((await historyFor(idle.student, idle.copy.id)).length).toBe(0);
+    // The server stops: the loop looks once more at the copies it saw running (their last save).
+    expect(await captureTick([idle.copy.id])).toEqual([idle.copy.id]);
+    await db().jupyterServer.deleteMany({ where: { copyId: copy.id } });
+    const { handIn } = await import("../grading/hand-in");
+    expect(await handIn(copy.id, "student")).toBe(true);
+    expect((await historyFor(student, copy.id)).map((p) => p.kind)).toEqual(["submit", "save"]);
+  });
+
   it("retention forgets old saves but never the points undo needs; unreferenced bytes are collected", async () => {
     const { copy, student, a } = await setup();
     const c = await ref(copy.id);

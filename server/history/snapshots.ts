@@ -358,3 +358,16 @@ export async function collectHistoryGarbage(graceMs?: number) {
   }
   return collectGarbage(live, graceMs);
 }
+
+/**
+ * Records the hand-in of a copy as a "submit" point (called by server/grading/hand-in.ts once the copy is
+ * SUBMITTED). Never throws: the history must not stand in the way of a hand-in (failures are logged).
+ */
+export async function recordSubmitPoint(copyId: string, actorId: string | null = null): Promise<void> {
+  try {
+    const copy = await db().copy.findUnique({ where: { id: copyId }, select: { id: true, activityId: true, versionId: true, notebookPath: true } });
+    if (copy) await recordPoint(copy, "submit", { actorId });
+  } catch (err) {
+    log.warn({ err, copyId }, "hand-in not recorded in the history");
+  }
+}
