@@ -8,11 +8,15 @@
  * - Everything else we build ourselves from escaped text.
  * - text/html outputs are never inlined: they go into <iframe sandbox="" srcdoc> (no scripts,
  *   opaque origin) with a CSP that blocks network loads. JavaScript and widget outputs become notes.
+ * - Every piece has a size cap (render-limits.ts): a cell, output or formula over it becomes an
+ *   "Aperçu indisponible" note, so no input makes marked or KaTeX run for long. The caps bound the
+ *   work; the time budget and the worker thread around it (render-pool.ts) bound the rest.
  */
 import crypto from "node:crypto";
 import katex from "katex";
 import { Marked, type TokenizerAndRendererExtension, type Tokens } from "marked";
 import sanitizeHtml from "sanitize-html";
+import { DEFAULT_LIMITS, countFr, sizeFr, type RenderLimits } from "./render-limits";
 import { joinSource, type MimeBundle, type NotebookCell, type NotebookOutput, type NotebookV4 } from "./validate";
 
 export interface RenderOptions {
@@ -22,6 +26,26 @@ export interface RenderOptions {
    * images and links are dropped.
    */
   assetUrl?: (relPath: string) => string;
+  /** Caps on each piece (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<RenderLimits>;
+  /** Where the notebook can be downloaded: linked from every "Aperçu indisponible" note. */
+  downloadUrl?: string;
+  /**
+   * A `performance.now()` time past which no further cell is started: the cells after it become one
+   * "Aperçu indisponible" note (the pool's worker sets it before its hard budget).
+   */
+  deadline?: number;
+}
+
+/** One render's options with its limits resolved and what it has used of them. */
+interface Ctx extends RenderOptions {
+  readonly lim: RenderLimits;
+  mathChars: number;
+}
+
+function contextOf(opts: RenderOptions | Ctx): Ctx {
+  if ("lim" in opts) return opts;
+  return { ...opts, lim: { ...DEFAULT_LIMITS, ...opts.limits }, mathChars: 0 };
 }
 
 // ---------------------------------------------------------------- escaping
@@ -153,12 +177,26 @@ function renderMath(tex: string, displayMode: boolean): string {
   });
 }
 
+/** TeX over the caps, shown as its source (KaTeX's output is about 150 times its input). */
+function rawMath(tex: string, why: string): string {
+  return `<code class="nb-math-raw" title="${escapeHtml(`Formule non rendue : ${why}`)}">${escapeHtml(tex)}</code>`;
+}
+
+/** Renders one formula within the render's caps. */
+function boundedMath(tex: string, displayMode: boolean, ctx: Ctx): string {
+  if (tex.length > ctx.lim.maxMathChars) return rawMath(tex, `trop longue (${countFr(tex.length)} caractères)`);
+  if (ctx.mathChars + tex.length > ctx.lim.maxMathTotalChars) return rawMath(tex, "trop de formules dans ce notebook");
+  ctx.mathChars += tex.length;
+  return renderMath(tex, displayMode);
+}
+
 /** Collects math rendered during one markdown pass; placeholders carry a per-render nonce. */
 class MathStore {
   readonly nonce = crypto.randomBytes(8).toString("hex");
   readonly items: string[] = [];
+  constructor(private readonly ctx: Ctx) {}
   add(tex: string, display: boolean): string {
-    this.items.push(renderMath(tex, display));
+    this.items.push(boundedMath(tex, display, this.ctx));
     return `\u2063MATH${this.nonce}_${this.items.length - 1}\u2063`;
   }
   restore(html: string): string {
@@ -245,7 +283,7 @@ function attachmentDataUri(attachments: Attachments, name: string): string | und
 }
 
 /** Returns a safe URL for an <img>/<video> src or <a> href, or undefined to drop the attribute. */
-function resolveUrl(url: string, kind: "image" | "link", attachments: Attachments, opts: RenderOptions): string | undefined {
+function resolveUrl(url: string, kind: "image" | "link", attachments: Attachments, opts: Ctx): string | undefined {
   const u = url.trim();
   if (u === "") return undefined;
   if (kind === "image" && /^attachment:/i.test(u)) return attachmentDataUri(attachments, u.slice("attachment:".length));
@@ -267,7 +305,7 @@ const ALLOWED_TAGS = [
   "div", "span", "details", "summary", "center", "font", "input",
 ];
 
-function sanitizeMarkdownHtml(html: string, attachments: Attachments, opts: RenderOptions): string {
+function sanitizeMarkdownHtml(html: string, attachments: Attachments, opts: Ctx): string {
   return sanitizeHtml(html, {
     allowedTags: ALLOWED_TAGS,
     disallowedTagsMode: "discard",
@@ -346,11 +384,17 @@ function sanitizeMarkdownHtml(html: string, attachments: Attachments, opts: Rend
 const markedFor = (store: MathStore) =>
   new Marked({ gfm: true, breaks: false, async: false }).use({ extensions: mathExtensions(store) });
 
-/** Markdown (Jupyter flavour: GFM + LaTeX math) to safe HTML. */
+/**
+ * Markdown (Jupyter flavour: GFM + LaTeX math) to safe HTML; an "Aperçu indisponible" note when the source is
+ * over `maxMarkdownChars`.
+ */
 export function renderMarkdown(source: string, attachments: Attachments, opts: RenderOptions): string {
-  const store = new MathStore();
+  const ctx = contextOf(opts);
+  if (source.length > ctx.lim.maxMarkdownChars)
+    return unavailable(`texte trop long (${countFr(source.length)} caractères, ${countFr(ctx.lim.maxMarkdownChars)} au plus)`, ctx);
+  const store = new MathStore(ctx);
   const html = markedFor(store).parse(source, { async: false }) as string;
-  return store.restore(sanitizeMarkdownHtml(html, attachments, opts));
+  return store.restore(sanitizeMarkdownHtml(html, attachments, ctx));
 }
 
 // ---------------------------------------------------------------- outputs
@@ -402,12 +446,32 @@ function note(text: string): string {
   return `<div class="nb-output-note">${escapeHtml(text)}</div>`;
 }
 
-function latexHtml(tex: string, opts: RenderOptions): string {
-  if (/\$|\\\[|\\\(|\\begin\{/.test(tex)) return `<div class="nb-latex">${renderMarkdown(tex, undefined, opts)}</div>`;
-  return `<div class="nb-latex nb-math-display">${renderMath(tex, true)}</div>`;
+/** "Aperçu indisponible : <why>", with the download link when the caller gave one. */
+function unavailable(why: string, ctx: RenderOptions): string {
+  const link = ctx.downloadUrl
+    ? ` <a href="${escapeHtml(ctx.downloadUrl)}" download>Télécharger le notebook</a>`
+    : "";
+  return `<div class="nb-output-note nb-unavailable">${escapeHtml(`Aperçu indisponible : ${why}.`)}${link}</div>`;
 }
 
-function renderMimeBundle(data: MimeBundle, metadata: unknown, opts: RenderOptions): string {
+/** Characters of an output's data, all MIME types together (what the per-output cap counts). */
+function outputChars(output: NotebookOutput): number {
+  const count = (v: unknown): number => {
+    if (typeof v === "string") return v.length;
+    if (Array.isArray(v)) return v.reduce((n: number, x) => n + count(x), 0);
+    if (v && typeof v === "object") return Object.values(v).reduce((n: number, x) => n + count(x), 0);
+    return 0;
+  };
+  const o = output as Record<string, unknown>;
+  return count(o.data) + count(o.text) + count(o.traceback) + count(o.evalue);
+}
+
+function latexHtml(tex: string, opts: Ctx): string {
+  if (/\$|\\\[|\\\(|\\begin\{/.test(tex)) return `<div class="nb-latex">${renderMarkdown(tex, undefined, opts)}</div>`;
+  return `<div class="nb-latex nb-math-display">${boundedMath(tex, true, opts)}</div>`;
+}
+
+function renderMimeBundle(data: MimeBundle, metadata: unknown, opts: Ctx): string {
   const has = (mime: string) => data[mime] !== undefined && data[mime] !== null;
   if (has("application/vnd.jupyter.widget-view+json")) return note("Widget interactif (visible dans Jupyter)");
   if (has("text/html")) return htmlIframe(joinSource(data["text/html"]));
@@ -431,7 +495,10 @@ function renderMimeBundle(data: MimeBundle, metadata: unknown, opts: RenderOptio
   return note(mimes.length ? `Sortie de type ${mimes.join(", ")} non affichée` : "Sortie vide");
 }
 
-function renderOutput(output: NotebookOutput, opts: RenderOptions): string {
+function renderOutput(output: NotebookOutput, opts: Ctx): string {
+  const chars = outputChars(output);
+  if (chars > opts.lim.maxOutputChars)
+    return unavailable(`sortie trop volumineuse (${sizeFr(chars)}, ${sizeFr(opts.lim.maxOutputChars)} au plus)`, opts);
   switch (output.output_type) {
     case "stream": {
       const cls = output.name === "stderr" ? "nb-stream nb-stderr" : "nb-stream";
@@ -456,7 +523,16 @@ function prompt(label: string): string {
   return `<div class="nb-prompt">${escapeHtml(label)}</div>`;
 }
 
-function renderCell(cell: NotebookCell, opts: RenderOptions): string {
+/** A code or raw cell's source as escaped text, cut at `maxSourceChars` (with a note). */
+function sourceText(source: string, opts: Ctx): string {
+  if (source.length <= opts.lim.maxSourceChars) return escapeHtml(source);
+  return (
+    escapeHtml(source.slice(0, opts.lim.maxSourceChars)) +
+    `\n… (aperçu tronqué : ${countFr(source.length)} caractères, ${countFr(opts.lim.maxSourceChars)} affichés)`
+  );
+}
+
+function renderCell(cell: NotebookCell, opts: Ctx): string {
   const source = joinSource(cell.source);
   if (cell.cell_type === "markdown") {
     return (
@@ -468,7 +544,7 @@ function renderCell(cell: NotebookCell, opts: RenderOptions): string {
     const count = typeof cell.execution_count === "number" ? String(cell.execution_count) : " ";
     const outputs = Array.isArray(cell.outputs) ? cell.outputs : [];
     let html = `<div class="nb-cell nb-code-cell"><div class="nb-input">${prompt(`In [${count}]:`)}`;
-    html += `<pre class="nb-source"><code>${escapeHtml(source)}</code></pre></div>`;
+    html += `<pre class="nb-source"><code>${sourceText(source, opts)}</code></pre></div>`;
     if (outputs.length > 0) {
       html += `<div class="nb-outputs">`;
       for (const output of outputs) {
@@ -482,7 +558,7 @@ function renderCell(cell: NotebookCell, opts: RenderOptions): string {
     return html + `</div>`;
   }
   if (cell.cell_type === "raw") {
-    return `<div class="nb-cell nb-raw-cell">${prompt("")}<pre class="nb-raw">${escapeHtml(source)}</pre></div>`;
+    return `<div class="nb-cell nb-raw-cell">${prompt("")}<pre class="nb-raw">${sourceText(source, opts)}</pre></div>`;
   }
   // a cell type from a future nbformat
   return `<div class="nb-cell">${prompt("")}${note("Cellule d'un type inconnu non affichée")}</div>`;
@@ -491,17 +567,44 @@ function renderCell(cell: NotebookCell, opts: RenderOptions): string {
 /**
  * Render a validated notebook to SAFE HTML (no script, no event handler, no javascript: URL;
  * HTML outputs only inside sandboxed srcdoc iframes). Never throws on odd content: unreadable
- * parts become notes. The page must load "katex/dist/katex.min.css" and components/notebook's CSS.
+ * parts become notes, parts over the caps "Aperçu indisponible" notes. Synchronous and CPU-bound:
+ * the portal calls it through render-pool.ts, off the main thread. The page must load
+ * "katex/dist/katex.min.css" and components/notebook's CSS.
  */
 export function renderNotebookHtml(nb: NotebookV4, opts: RenderOptions = {}): string {
+  return renderNotebook(nb, opts).html;
+}
+
+/** `renderNotebookHtml`, saying whether every cell was rendered (false: cut by a cap or the deadline). */
+export function renderNotebook(nb: NotebookV4, opts: RenderOptions = {}): { html: string; complete: boolean } {
+  const ctx = contextOf(opts);
   const cells = Array.isArray(nb.cells) ? nb.cells : [];
   const parts: string[] = [];
-  for (const cell of cells) {
-    try {
-      parts.push(renderCell(cell, opts));
-    } catch {
-      parts.push(`<div class="nb-cell">${prompt("")}${note("Cellule illisible")}</div>`);
+  let chars = 0;
+  const shown = Math.min(cells.length, ctx.lim.maxCells);
+  for (let i = 0; i < shown; i++) {
+    if (ctx.deadline !== undefined && i > 0 && performance.now() > ctx.deadline) {
+      const why = `ce notebook est trop long à afficher au-delà de la cellule ${countFr(i)} sur ${countFr(cells.length)}`;
+      parts.push(`<div class="nb-cell">${prompt("")}${unavailable(why, ctx)}</div>`);
+      return { html: `<div class="nb-notebook">${parts.join("\n")}</div>`, complete: false };
     }
+    let html: string;
+    try {
+      html = renderCell(cells[i]!, ctx);
+    } catch {
+      html = `<div class="nb-cell">${prompt("")}${note("Cellule illisible")}</div>`;
+    }
+    chars += html.length + 1;
+    if (chars > ctx.lim.maxHtmlChars) {
+      const why = `aperçu trop volumineux au-delà de la cellule ${countFr(i)} sur ${countFr(cells.length)}`;
+      parts.push(`<div class="nb-cell">${prompt("")}${unavailable(why, ctx)}</div>`);
+      return { html: `<div class="nb-notebook">${parts.join("\n")}</div>`, complete: false };
+    }
+    parts.push(html);
   }
-  return `<div class="nb-notebook">${parts.join("\n")}</div>`;
+  if (cells.length > shown) {
+    const why = `seules les ${countFr(shown)} premières cellules sont affichées, ce notebook en a ${countFr(cells.length)}`;
+    parts.push(`<div class="nb-cell">${prompt("")}${unavailable(why, ctx)}</div>`);
+  }
+  return { html: `<div class="nb-notebook">${parts.join("\n")}</div>`, complete: cells.length === shown };
 }
