@@ -31,6 +31,8 @@ export const sha256hex = (b: Uint8Array) => crypto.createHash("sha256").update(b
 
 // ---------------------------------------------------------------- content-defined chunking
 
+/** Files up to this size are stored whole (one compressed object), larger ones in chunks. */
+const WHOLE_MAX = 32 * 1024;
 const MIN_CHUNK = 2 * 1024;
 const AVG_CHUNK = 8 * 1024;
 const MAX_CHUNK = 64 * 1024;
@@ -184,13 +186,21 @@ async function exclusive<T>(fn: () => Promise<T>): Promise<T> {
 async function putFileUnlocked(bytes: Uint8Array): Promise<PutResult> {
   const hash = sha256hex(bytes);
   const manifestPath = objectPath(filesDir(), hash) + ".json";
-  if (await exists(manifestPath)) {
-    // Refresh its time so that a collection running now keeps it (it may have been unreferenced a moment ago).
-    const now = new Date();
-    await fs.utimes(manifestPath, now, now).catch(() => undefined);
-    return { hash, size: bytes.length, storedBytes: 0 };
+  const wholePath = objectPath(filesDir(), hash) + ".gz";
+  for (const p of [wholePath, manifestPath]) {
+    if (await exists(p)) {
+      // Refresh its time so that a collection running now keeps it (it may have been unreferenced a moment ago).
+      const now = new Date();
+      await fs.utimes(p, now, now).catch(() => undefined);
+      return { hash, size: bytes.length, storedBytes: 0 };
+    }
   }
   await ensureDirs();
+  if (bytes.length <= WHOLE_MAX) {
+    // Small files gain nothing from chunks (and each object costs a disk block): stored whole, compressed.
+    const z = await gzip(bytes, { level: 6 });
+    return { hash, size: bytes.length, storedBytes: (await putObject(wholePath, z)) ? z.length : 0 };
+  }
   const chunks: string[] = [];
   let storedBytes = 0;
   let start = 0;
@@ -215,12 +225,21 @@ async function putFileUnlocked(bytes: Uint8Array): Promise<PutResult> {
 
 /** True if the store holds the file with this SHA-256. */
 export async function hasFile(hash: string): Promise<boolean> {
-  return HASH.test(hash) && exists(objectPath(filesDir(), hash) + ".json");
+  return HASH.test(hash) && ((await exists(objectPath(filesDir(), hash) + ".gz")) || (await exists(objectPath(filesDir(), hash) + ".json")));
 }
 
 /** The bytes of a stored file, every chunk and the whole checked against their hashes. Throws if absent or damaged. */
 export async function getFile(hash: string): Promise<Buffer> {
   if (!HASH.test(hash)) throw new Error(`not a file hash: ${hash}`);
+  const whole = await fs.readFile(objectPath(filesDir(), hash) + ".gz").catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "ENOENT") return null;
+    throw e;
+  });
+  if (whole) {
+    const all = await gunzip(whole);
+    if (sha256hex(all) !== hash) throw new Error(`history: file ${hash} is damaged`);
+    return all;
+  }
   const manifest = JSON.parse(await fs.readFile(objectPath(filesDir(), hash) + ".json", "utf8")) as FileManifest;
   const parts: Buffer[] = [];
   for (const ch of manifest.chunks) {
@@ -291,9 +310,10 @@ async function collectUnlocked(live: Set<string>, graceMs: number): Promise<{ fi
   const liveChunks = new Set<string>();
   const removed = { files: 0, chunks: 0, bytes: 0 };
   await walkObjects(filesDir(), async (name, full, st) => {
-    const hash = name.replace(/\.json$/, "");
+    const hash = name.replace(/\.(json|gz)$/, "");
     const young = now - st.mtimeMs < graceMs;
     if (live.has(hash) || young) {
+      if (!name.endsWith(".json")) return;
       try {
         const m = JSON.parse(await fs.readFile(full, "utf8")) as FileManifest;
         for (const c of m.chunks) liveChunks.add(c);
