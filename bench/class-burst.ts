@@ -1,0 +1,441 @@
+/**
+ * A class at the same second: `npx tsx bench/class-burst.ts [--students 35] [--browsers 3] [--only local,docker,hub]
+ * [--rounds 1]` (root; a production build, CARNET_NEXT_DIST_DIR honoured; DOCKER_HOST or the private engine of
+ * scripts/docker-engine.sh for the docker column; jupyterhub + configurable-http-proxy 5.3 for the peer). Heavy: run it
+ * under `flock /tmp/carnet-heavy.lock`. Not a test: it prints a table.
+ *
+ * N students (already signed in, accounts made beforehand) open the same share link, their arrivals spread evenly over
+ * one second, and each is timed from its own arrival to a usable notebook: the kernel answers `1+1` through the proxy.
+ *  - a few of them (--browsers) in Chromium: the share link, the copy page and its progress, the notebook page in the
+ *    classic UI, its kernel connected, `1+1` answered `2` there;
+ *  - the others by API with their personal access token, as the page does: POST /api/v1/open/{code},
+ *    POST /api/v1/copies/{id}/server, GET it at the copy page's own pace until running, then a notebook session on
+ *    the server (`baseUrl` from that GET) and `1+1` over the kernel's WebSocket, through the proxy.
+ * JupyterHub 3 (Debian, SimpleLocalProcessSpawner, dummy authenticator, configurable-http-proxy 5.3) does the same in
+ * the same run: Chromium students open /user/<name>/notebooks/Exercice.ipynb (implicit spawn); API students POST
+ * their server, follow its progress stream as the hub's spawn page does, then a session and `1+1`. The hub gets the
+ * notebook in each home beforehand (Carnet's time includes making the copy).
+ * Memory, once everyone is in: resident memory (ps RSS) of each student's server with its kernel, and of the platform
+ * itself (Carnet: supervisor, Next.js and the proxy; JupyterHub: the hub and configurable-http-proxy). CPU: the
+ * machine's CPU time during the burst divided by N (everything that ran, the bench and Chromium included).
+ * Everything listens on 127.0.0.1; everything started is stopped.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { chromium, type Browser, type Page } from "@playwright/test";
+import { startStack, type Stack } from "../e2e/stack";
+import { serverIdOf } from "../server/servers/server-id";
+import { createActivity, KernelSocket, loopFetch, notebookBytes, PASSWORD, serverApi, teardown } from "../server/servers/live-test-helpers";
+import { CHROMIUM_ARGS, hubWhyNot, machineCpuSeconds, median, percentile, rssTreeMb, signedInPage, startHub, treeOf, usable, type Hub } from "./support";
+
+const { values: args } = parseArgs({
+  options: {
+    students: { type: "string", default: "35" },
+    browsers: { type: "string", default: "3" },
+    only: { type: "string", default: "local,docker,hub" },
+    rounds: { type: "string", default: "1" },
+  },
+});
+const N = Number(args.students);
+const K = Math.min(N, Number(args.browsers));
+const ROUNDS = Number(args.rounds);
+if (!(N > 0) || !(K >= 0) || !(ROUNDS > 0)) throw new Error("--students, --browsers and --rounds take positive numbers");
+/** Each student's own time limit, from arrival to 1+1. */
+const STUDENT_TIMEOUT_MS = 240_000;
+const NB_NAME = "Exercice.ipynb";
+
+type Kind = "api" | "browser";
+interface Sample {
+  kind: Kind;
+  /** Seconds from arrival to 1+1 answered (NaN when it failed). */
+  total: number;
+  /** Seconds from arrival to the server seen running (API students). */
+  running?: number;
+  /** Highest place in the start queue this student was told (Carnet, when the portal says it). */
+  place?: number;
+  copyId?: string;
+  username: string;
+  error?: string;
+}
+
+interface Column {
+  name: string;
+  samples: Sample[];
+  serverMb: number[];
+  platformMb?: number;
+  cpuPerStudentS?: number;
+  /** The last arrival to the last 1+1: how long the class waited for its last student. */
+  wallS?: number;
+  why?: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const seconds = (t0: number) => (performance.now() - t0) / 1000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what}: no answer in ${ms / 1000} s`)), ms);
+    p.then((v) => (clearTimeout(t), resolve(v)), (e: unknown) => (clearTimeout(t), reject(e as Error)));
+  });
+}
+
+/** Arrival offsets (ms) spread evenly over one second; browsers at evenly spaced places among them. */
+function arrivals(): { offsetMs: number; kind: Kind }[] {
+  const browserAt = new Set(Array.from({ length: K }, (_, j) => Math.floor(((j + 0.5) * N) / K)));
+  return Array.from({ length: N }, (_, i) => ({ offsetMs: (i * 1000) / N, kind: browserAt.has(i) ? "browser" : "api" }));
+}
+
+/** Runs every student at their arrival; returns the samples and the machine's CPU seconds spent meanwhile. */
+async function burst(run: (i: number, kind: Kind) => Promise<Omit<Sample, "total" | "kind" | "username"> & { username: string }>): Promise<{ samples: Sample[]; cpuS: number; wallS: number }> {
+  const plan = arrivals();
+  const cpu0 = machineCpuSeconds();
+  const t0 = performance.now() + 200;
+  let lastArrival = t0;
+  const samples = await Promise.all(
+    plan.map(async ({ offsetMs, kind }, i) => {
+      await sleep(Math.max(0, t0 + offsetMs - performance.now()));
+      const start = performance.now();
+      lastArrival = Math.max(lastArrival, start);
+      try {
+        const r = await withTimeout(run(i, kind), STUDENT_TIMEOUT_MS, `student ${i}`);
+        return { ...r, kind, total: seconds(start) } satisfies Sample;
+      } catch (err) {
+        return { kind, total: NaN, username: `eleve${i}`, error: (err as Error).message.split("\n")[0] } satisfies Sample;
+      }
+    }),
+  );
+  return { samples, cpuS: machineCpuSeconds() - cpu0, wallS: seconds(lastArrival) };
+}
+
+/** `./carnet <argv>` through the running portal's internal endpoint (what the CLI does, without a process each). */
+async function carnetCli(stack: Stack, argv: string[], stdin?: string): Promise<string> {
+  const secret = fs.readFileSync(path.join(stack.dataDir, "secrets", "proxy-secret"), "utf8").trim();
+  const res = await fetch(`http://127.0.0.1:${stack.env.CARNET_INTERNAL_PORT}/api/internal/cli`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-carnet-proxy-secret": secret },
+    body: JSON.stringify({ argv, stdin }),
+  });
+  const body = (await res.json()) as { output?: string; error?: { message: string } };
+  if (!res.ok) throw new Error(`carnet ${argv.join(" ")}: ${body.error?.message}`);
+  return (body.output ?? "").trim();
+}
+
+/** Runs `fn` over `items`, `width` at a time. */
+async function inBatches<T, R>(items: T[], width: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
+  return out;
+}
+
+interface CarnetStatus {
+  status: "stopped" | "starting" | "running";
+  url: string;
+  baseUrl?: string;
+  error: string | null;
+  message?: string | null;
+  queue?: { position: number } | null;
+}
+
+/** A notebook session on a Jupyter server (as the notebook page makes one) and 1+1 on its kernel's WebSocket. */
+async function sessionAndOnePlusOne(base: string, notebookPath: string, auth: Record<string, string>): Promise<void> {
+  const res = await loopFetch(`${base}api/sessions`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({ path: notebookPath, type: "notebook", name: "", kernel: { name: "python3" } }),
+  });
+  if (res.status !== 201) throw new Error(`session: ${res.status} ${(await res.text()).slice(0, 200)}`);
+  const kernelId = ((await res.json()) as { kernel: { id: string } }).kernel.id;
+  const ws = await KernelSocket.open(`${base.replace(/^http/, "ws")}api/kernels/${kernelId}/channels`, auth);
+  try {
+    const r = await ws.execute("1+1", STUDENT_TIMEOUT_MS);
+    if (r.text.trim() !== "2") throw new Error(`1+1 gave ${JSON.stringify(r)}`);
+  } finally {
+    ws.close();
+  }
+}
+
+/** What the copy page does (components/copies/LiveServerPanel.tsx): GET every 0.2 s twenty times, then every second. */
+const pagePollDelay = (i: number) => (i < 20 ? 200 : 1000);
+
+async function carnetApiStudent(stack: Stack, code: string, pat: string, username: string, t0: number) {
+  const auth = { authorization: `Bearer ${pat}` };
+  const opened = await fetch(`${stack.url}/api/v1/open/${code}`, { method: "POST", headers: auth });
+  if (!opened.ok) throw new Error(`open: ${opened.status} ${await opened.text()}`);
+  const copyId = ((await opened.json()) as { id: string }).id;
+  const post = await fetch(serverApi(stack, copyId), { method: "POST", headers: auth });
+  if (post.status !== 200 && post.status !== 202) throw new Error(`POST server: ${post.status} ${await post.text()}`);
+  let s = (await post.json()) as CarnetStatus;
+  let place = s.queue?.position;
+  for (let i = 0; s.status !== "running"; i++) {
+    await sleep(pagePollDelay(i));
+    const r = await fetch(serverApi(stack, copyId), { headers: auth });
+    if (!r.ok) throw new Error(`GET server: ${r.status}`);
+    s = (await r.json()) as CarnetStatus;
+    if (s.queue?.position) place = Math.max(place ?? 0, s.queue.position);
+    if (s.status === "stopped") throw new Error(`start failed: ${s.error}`);
+  }
+  const running = seconds(t0);
+  const base = s.baseUrl ?? `${stack.url}/nb/${copyId}/`;
+  const nbPath = decodeURIComponent(s.url.split("/notebooks/")[1] ?? "");
+  await sessionAndOnePlusOne(base, nbPath, auth);
+  return { username, copyId, running, ...(place ? { place } : {}) };
+}
+
+async function carnetColumn(browser: Browser, backend: "local" | "docker"): Promise<Column> {
+  const col: Column = { name: `Carnet ${backend}`, samples: [], serverMb: [] };
+  const env: Record<string, string> = { CARNET_SPAWNER: backend, LOG_LEVEL: "warn", CARNET_MAX_SERVERS: String(N + 20) };
+  if (backend === "docker") {
+    let host = process.env.DOCKER_HOST;
+    try {
+      host = /DOCKER_HOST=(\S+)/.exec(execFileSync(path.resolve(import.meta.dirname, "../scripts/docker-engine.sh"), ["status"], { encoding: "utf8" }))?.[1] ?? host;
+      execFileSync("docker", ["-H", host!, "image", "inspect", "carnet-jupyter:latest"], { stdio: "ignore" });
+    } catch {
+      return { ...col, why: "no Docker engine with carnet-jupyter:latest (scripts/docker-engine.sh build-image)" };
+    }
+    env.DOCKER_HOST = host!;
+  }
+  let stack: Stack | undefined;
+  let teacherPat: string | undefined;
+  const pages: Page[] = [];
+  try {
+    stack = await startStack({ env });
+    const st = stack;
+    await carnetCli(st, ["user", "add", "prof", "--role", "teacher", "--password-stdin"], PASSWORD);
+    teacherPat = await carnetCli(st, ["token", "create", "prof"]);
+    const activity = await createActivity(st, teacherPat, `Séance de ${N}`);
+    const plan = arrivals();
+    const pats = await inBatches(plan, 4, async (_, i) => {
+      await carnetCli(st, ["user", "add", `eleve${i}`, "--role", "student", "--password-stdin"], PASSWORD);
+      return carnetCli(st, ["token", "create", `eleve${i}`]);
+    });
+    for (const [i, a] of plan.entries()) if (a.kind === "browser") pages[i] = await signedInPage(browser, `${st.url}/connexion`, `eleve${i}`, true);
+    const nbUrl = /\/nb\/[^/]+\/notebooks\/.+\.ipynb$/;
+    const { samples, cpuS, wallS } = await burst(async (i, kind) => {
+      const t0 = performance.now();
+      if (kind === "api") return carnetApiStudent(st, activity.code, pats[i]!, `eleve${i}`, t0);
+      const page = pages[i]!;
+      await page.goto(activity.shareUrl);
+      await usable(page, nbUrl, STUDENT_TIMEOUT_MS);
+      return { username: `eleve${i}`, copyId: new URL(page.url()).pathname.split("/")[2]! };
+    });
+    col.samples = samples;
+    col.cpuPerStudentS = cpuS / N;
+    col.wallS = wallS;
+    // Memory once everyone is in (every server has its kernel).
+    const serverTrees = new Set<number>();
+    for (const s of samples) {
+      if (!s.copyId) continue;
+      const pid = carnetServerPid(st, backend, s.copyId, env.DOCKER_HOST);
+      if (!pid) continue;
+      for (const p of treeOf(pid)) serverTrees.add(p);
+      col.serverMb.push(rssTreeMb(pid));
+    }
+    const run = JSON.parse(fs.readFileSync(path.join(st.dataDir, "run", "portal.json"), "utf8")) as { pid: number; nextPid: number; proxyPid: number };
+    // The supervisor's tree is Next.js, the proxy and (local backend) the students' servers: those are counted apart.
+    col.platformMb = rssTreeMb(run.pid, serverTrees);
+  } catch (err) {
+    col.why = `failed: ${(err as Error).message.split("\n")[0]}`;
+    if (stack) {
+      fs.writeFileSync(`/tmp/carnet-burst-${backend}.log`, stack.logs());
+      col.why += ` (portal log in /tmp/carnet-burst-${backend}.log)`;
+    }
+  } finally {
+    for (const p of pages) await p?.context().close().catch(() => undefined);
+    await teardown(stack, teacherPat).catch(() => undefined);
+  }
+  return col;
+}
+
+/** Host pid of a Carnet server: the local backend's state, or the container's init process. */
+function carnetServerPid(stack: Stack, backend: "local" | "docker", copyId: string, dockerHost?: string): number | null {
+  try {
+    const state = JSON.parse(fs.readFileSync(path.join(stack.dataDir, "servers", backend, serverIdOf(copyId), "state.json"), "utf8")) as { pid?: number; containerId?: string };
+    if (backend === "local") return state.pid ?? null;
+    return Number(execFileSync("docker", ["-H", dockerHost!, "inspect", "-f", "{{.State.Pid}}", state.containerId!], { encoding: "utf8" }).trim()) || null;
+  } catch {
+    return null;
+  }
+}
+
+/** Follows the hub's progress event stream (what its spawn page does) until the server is ready. */
+async function hubReady(hub: Hub, username: string, auth: Record<string, string>): Promise<void> {
+  const res = await fetch(`${hub.url}/hub/api/users/${username}/server/progress`, { headers: { ...auth, accept: "text/event-stream" } });
+  if (!res.ok || !res.body) throw new Error(`progress: ${res.status}`);
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let buf = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("progress stream ended before ready");
+      buf += dec.decode(value, { stream: true });
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line.startsWith("data:")) continue;
+        const ev = JSON.parse(line.slice(5)) as { ready?: boolean; failed?: boolean; message?: string };
+        if (ev.failed) throw new Error(`spawn failed: ${ev.message}`);
+        if (ev.ready) return;
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+async function hubApiStudent(hub: Hub, username: string, token: string, t0: number) {
+  const auth = { authorization: `token ${token}` };
+  const post = await fetch(`${hub.url}/hub/api/users/${username}/server`, { method: "POST", headers: auth });
+  if (post.status !== 201 && post.status !== 202) throw new Error(`POST server: ${post.status} ${await post.text()}`);
+  if (post.status === 202) await hubReady(hub, username, auth);
+  const running = seconds(t0);
+  await sessionAndOnePlusOne(`${hub.url}/user/${username}/`, NB_NAME, auth);
+  return { username, running };
+}
+
+async function hubColumn(browser: Browser): Promise<Column> {
+  const col: Column = { name: "JupyterHub 3.0 (peer)", samples: [], serverMb: [] };
+  const why = hubWhyNot();
+  if (why) return { ...col, why };
+  let hub: Hub | undefined;
+  const pages: Page[] = [];
+  try {
+    const h = (hub = await startHub());
+    const plan = arrivals();
+    const names = plan.map((_, i) => `eleve${i}`);
+    const created = await h.api("users", "POST", { usernames: names });
+    if (created.status !== 201) throw new Error(`hub users: ${created.status} ${await created.text()}`);
+    const nb = notebookBytes();
+    const tokens = await inBatches(names, 4, async (name) => {
+      fs.mkdirSync(h.home(name), { recursive: true });
+      fs.writeFileSync(path.join(h.home(name), NB_NAME), nb);
+      const r = await h.api(`users/${name}/tokens`, "POST", { note: "bench" });
+      if (!r.ok) throw new Error(`hub token: ${r.status} ${await r.text()}`);
+      return ((await r.json()) as { token: string }).token;
+    });
+    // Signed in without spawning (next=/hub/home), so that the start is measured from the link.
+    for (const [i, a] of plan.entries()) if (a.kind === "browser") pages[i] = await signedInPage(browser, `${h.url}/hub/login?next=%2Fhub%2Fhome`, names[i]!, false);
+    const nbUrl = new RegExp(`/user/[^/]+/notebooks/${NB_NAME.replace(".", "\\.")}$`);
+    const { samples, cpuS, wallS } = await burst(async (i, kind) => {
+      const t0 = performance.now();
+      if (kind === "api") return hubApiStudent(h, names[i]!, tokens[i]!, t0);
+      const page = pages[i]!;
+      await page.goto(`${h.url}/user/${names[i]}/notebooks/${NB_NAME}`);
+      await usable(page, nbUrl, STUDENT_TIMEOUT_MS);
+      return { username: names[i]! };
+    });
+    col.samples = samples;
+    col.cpuPerStudentS = cpuS / N;
+    col.wallS = wallS;
+    for (const s of samples) {
+      const pid = Number.isFinite(s.total) ? h.serverPid(s.username) : null;
+      if (pid) col.serverMb.push(rssTreeMb(pid));
+    }
+    col.platformMb = h.platformPids().reduce((n, pid) => n + rssTreeMb(pid), 0);
+  } catch (err) {
+    col.why = `failed: ${(err as Error).message.split("\n")[0]}`;
+    if (hub) fs.writeFileSync("/tmp/carnet-burst-hub.log", hub.logs());
+  } finally {
+    for (const p of pages) await p?.context().close().catch(() => undefined);
+    if (hub) {
+      // Stop the servers through the hub (it waits for them), then the hub.
+      await Promise.all(Array.from({ length: N }, (_, i) => hub!.api(`users/eleve${i}/server`, "DELETE").catch(() => undefined)));
+      await hub.stop();
+    }
+  }
+  return col;
+}
+
+const fmt = (x: number | undefined, unit: string, digits = 1) => (x !== undefined && Number.isFinite(x) ? `${x.toFixed(digits)} ${unit}` : "—");
+const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b && Number.isFinite(a) && Number.isFinite(b) ? ` ×${(a / b).toFixed(2)}` : "");
+
+function printTable(cols: Column[], round: number) {
+  const ref = cols.find((c) => c.name.startsWith("JupyterHub") && !c.why);
+  const ok = (c: Column) => c.samples.filter((s) => Number.isFinite(s.total)).map((s) => s.total);
+  const stat = (c: Column) => {
+    const xs = ok(c);
+    const b = c.samples.filter((s) => s.kind === "browser" && Number.isFinite(s.total)).map((s) => s.total);
+    return { med: median(xs), p95: percentile(xs, 95), max: xs.length ? Math.max(...xs) : NaN, browsers: b, mem: median(c.serverMb) };
+  };
+  const r = ref ? stat(ref) : undefined;
+  console.log(`\nRound ${round}: ${N} students open the same share link within one second (${K} in Chromium, the others by API), to 1+1 answered through the proxy`);
+  console.log(`machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.release()}, load ${os.loadavg()[0]!.toFixed(1)}, ${new Date().toISOString().slice(0, 16)}Z\n`);
+  const head = ["", "ok", "median", "p95", "max", "Chromium (each)", "per server*", "platform**", "CPU/student***"];
+  const lines = cols.map((c) => {
+    if (c.why && !c.samples.length) return [c.name, `not measured: ${c.why}`, "", "", "", "", "", "", ""];
+    const s = stat(c);
+    const isRef = c === ref;
+    return [
+      c.name,
+      `${ok(c).length}/${c.samples.length}`,
+      fmt(s.med, "s") + (isRef ? "" : ratio(s.med, r?.med)),
+      fmt(s.p95, "s") + (isRef ? "" : ratio(s.p95, r?.p95)),
+      fmt(s.max, "s") + (isRef ? "" : ratio(s.max, r?.max)),
+      s.browsers.map((x) => x.toFixed(1)).join(" ") + (s.browsers.length ? " s" : ""),
+      fmt(s.mem, "MiB", 0) + (isRef ? "" : ratio(s.mem, r?.mem)),
+      fmt(c.platformMb, "MiB", 0) + (isRef ? "" : ratio(c.platformMb, ref?.platformMb)),
+      fmt(c.cpuPerStudentS, "s", 2) + (isRef ? "" : ratio(c.cpuPerStudentS, ref?.cpuPerStudentS)),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const pr = (cells: string[]) => console.log(cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ").trimEnd());
+  pr(head);
+  console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
+  for (const l of lines) pr(l);
+  console.log(
+    "\n* resident memory (ps RSS) of one student's server with its kernel, median. ** Carnet: supervisor + Next.js (PGlite in it) + proxy;" +
+      " JupyterHub: hub + configurable-http-proxy. *** the machine's CPU time during the burst / N (Chromium and the bench included). Ratios are to JupyterHub (lower is better).",
+  );
+  for (const c of cols) {
+    if (!c.samples.length) continue;
+    const xs = ok(c).sort((a, b) => a - b);
+    const running = c.samples.map((s) => s.running).filter((x): x is number => x !== undefined && Number.isFinite(x));
+    const places = c.samples.map((s) => s.place).filter((x): x is number => x !== undefined);
+    console.log(
+      `raw ${c.name}: ${xs.map((x) => x.toFixed(1)).join(" ")} s; API students' server running at median ${fmt(median(running), "s")}` +
+        `${places.length ? `; told a place in the queue: ${places.length} students, up to ${Math.max(...places)}` : ""}; last student in ${fmt(c.wallS, "s")} after the last arrival`,
+    );
+    const errors = c.samples.filter((s) => s.error);
+    if (errors.length) console.log(`  failed (${errors.length}): ${[...new Set(errors.map((e) => e.error))].slice(0, 3).join(" | ")}`);
+    if (c.why) console.log(`  note: ${c.why}`);
+  }
+}
+
+async function main() {
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const only = args.only.split(",");
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      // Every other round runs the columns in the opposite order (the machine warms up, caches fill).
+      const order = round % 2 ? only : [...only].reverse();
+      const cols: Column[] = [];
+      for (const c of order) {
+        if (c === "local" || c === "docker") cols.push(await carnetColumn(browser, c));
+        else if (c === "hub") cols.push(await hubColumn(browser));
+      }
+      cols.sort((a, b) => only.indexOf(a.name.includes("Hub") ? "hub" : a.name.split(" ")[1]!) - only.indexOf(b.name.includes("Hub") ? "hub" : b.name.split(" ")[1]!));
+      printTable(cols, round);
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
