@@ -92,12 +92,12 @@ export function prepareDataDir(dataDir: string): Repair[] {
   setMode(dataDir, top, 0o711);
 
   for (const name of PRIVATE_TREES) {
-    const p = path.join(dataDir, name);
+    const p = path.join(/* turbopackIgnore: true */ dataDir, name); // a site folder, not a file of the app to trace
     // pglite/ exists only with the embedded database; it is created (0700) by server/db before PGlite writes to it.
     if (name === "pglite" && !fs.existsSync(p)) continue;
     if (folder(p, 0o700)) privateTree(p);
   }
-  for (const name of PRIVATE_DIRS) folder(path.join(dataDir, name), 0o700);
+  for (const name of PRIVATE_DIRS) folder(path.join(/* turbopackIgnore: true */ dataDir, name), 0o700);
   // Anything else at the top (history/, a backup, a future folder) is private too: only copies/ and servers/ are
   // meant to be crossed by students' uids.
   const known = new Set<string>([...PRIVATE_TREES, ...PRIVATE_DIRS, "copies", "servers"]);

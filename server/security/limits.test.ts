@@ -7,10 +7,13 @@
  *   the copy may shrink but not grow.
  */
 import crypto from "node:crypto";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, type Stack } from "@/e2e/stack";
+import { freePort, startStack, type Stack } from "@/e2e/stack";
 import {
   createActivity,
   KernelSocket,
@@ -28,6 +31,8 @@ import {
 } from "../servers/live-test-helpers";
 
 const isRoot = process.getuid?.() === 0;
+const root = path.resolve(import.meta.dirname, "../..");
+const run = promisify(execFile);
 const TICK_S = 2;
 const QUOTA_MB = 8;
 
@@ -169,5 +174,115 @@ describe.skipIf(!isRoot)("limits per student and per copy", () => {
     const s = await status(copy);
     expect(s.status).toBe("running");
     expect(s.notice).toBeNull();
+  });
+});
+
+/**
+ * A portal that is not root cannot give students their own uids. Started for real as an ordinary user, it refuses
+ * local servers unless the site opted in (CARNET_ALLOW_SHARED_UID=true), and says so loudly either way.
+ */
+async function startAsUser(uid: number, extra: Record<string, string>): Promise<Stack & { stderr: () => string }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "carnet-nonroot-"));
+  fs.chownSync(dataDir, uid, uid);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const distDir = process.env.CARNET_NEXT_DIST_DIR;
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: dataDir,
+    NEXT_TELEMETRY_DISABLED: "1",
+    LOG_LEVEL: "warn",
+    PORT: String(port),
+    CARNET_INTERNAL_PORT: String(await freePort()),
+    CARNET_PROXY_API_PORT: String(await freePort()),
+    CARNET_PUBLIC_URL: url,
+    CARNET_DATA_DIR: dataDir,
+    ...(distDir ? { CARNET_NEXT_DIST_DIR: distDir } : {}),
+    ...extra,
+  };
+  let out = "";
+  const child = spawn(process.execPath, ["--import", "tsx", "server/cli/main.ts", "start"], {
+    cwd: root,
+    env: env as NodeJS.ProcessEnv,
+    uid,
+    gid: uid,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  await waitFor("the portal run as an ordinary user", async () => {
+    if (child.exitCode !== null) throw new Error(`portal exited (${child.exitCode}):\n${out}`);
+    return out.includes("Carnet est prêt");
+  }, 90_000).catch((e: Error) => {
+    throw new Error(`${e.message}\n${out}`);
+  });
+  // The CLI (as root here) forwards to the running portal, which holds the database.
+  const cli = async (args: string[], stdin?: string) => {
+    const p = run(process.execPath, ["--import", "tsx", "server/cli/main.ts", ...args], { cwd: root, env: env as NodeJS.ProcessEnv });
+    if (stdin !== undefined) p.child.stdin!.end(stdin);
+    return (await p).stdout.trim();
+  };
+  return {
+    url,
+    port,
+    dataDir,
+    env,
+    cli,
+    addUser: async (username, role, password, name) => void (await cli(["user", "add", username, "--role", role, ...(name ? ["--name", name] : []), "--password-stdin"], password + "\n")),
+    token: (username) => cli(["token", "create", username]),
+    logs: () => out,
+    stderr: () => out,
+    restartPortal: () => Promise.reject(new Error("not here")),
+    restartProxy: () => Promise.reject(new Error("not here")),
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      process.kill(-child.pid!, "SIGTERM");
+      const t = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+describe.skipIf(!isRoot)("a portal that is not root", () => {
+  const uid = 200_000 + 70_000 + (process.pid % 10_000);
+  let stack: (Stack & { stderr: () => string }) | undefined;
+  afterAll(async () => teardown(stack, undefined));
+
+  it("refuses to start students' servers as its own user, and says so at start", async () => {
+    stack = await startAsUser(uid, { CARNET_NOTEBOOK_URL: "same-origin" });
+    expect(stack.stderr()).toContain("le portail ne tourne pas en root");
+    await stack.addUser("prof", "teacher", PASSWORD);
+    await stack.addUser("alice", "student", PASSWORD);
+    const prof = await stack.token("prof");
+    const alice = await stack.token("alice");
+    const { code } = await createActivity(stack, prof);
+    const copy = await openCopy(stack, alice, code);
+    const res = await fetch(serverApi(stack, copy), { method: "POST", headers: { authorization: `Bearer ${alice}` } });
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as ErrorBody;
+    expect(body.error.code).toBe("unavailable");
+    expect(body.error.message).toMatch(/ne peut donc pas isoler les élèves/);
+    const ps = execFileSync("ps", ["-u", String(uid), "-o", "args="], { encoding: "utf8" });
+    expect(ps).not.toMatch(/jupyter/);
+  });
+
+  it("with CARNET_ALLOW_SHARED_UID=true it runs them as its own user, with a loud warning", async () => {
+    await teardown(stack, undefined);
+    stack = await startAsUser(uid, { CARNET_NOTEBOOK_URL: "same-origin", CARNET_ALLOW_SHARED_UID: "true" });
+    expect(stack.stderr()).toContain("ATTENTION");
+    expect(stack.stderr()).toContain("CARNET_ALLOW_SHARED_UID=true");
+    await stack.addUser("prof", "teacher", PASSWORD);
+    await stack.addUser("alice", "student", PASSWORD);
+    const prof = await stack.token("prof");
+    const alice = await stack.token("alice");
+    const { code } = await createActivity(stack, prof);
+    const copy = await openCopy(stack, alice, code);
+    await startServer(stack, alice, copy);
+    const ps = execFileSync("ps", ["-u", String(uid), "-o", "args="], { encoding: "utf8" });
+    expect(ps).toMatch(/jupyter/); // the student's server runs as the portal's own uid: what the site opted into
+    await fetch(serverApi(stack, copy), { method: "DELETE", headers: { authorization: `Bearer ${prof}` } });
   });
 });
