@@ -14,6 +14,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, startStack, type Stack } from "@/e2e/stack";
+import { ConfigError, parseEnv } from "../env";
 import {
   createActivity,
   KernelSocket,
@@ -284,5 +285,21 @@ describe.skipIf(!isRoot)("a portal that is not root", () => {
     const ps = execFileSync("ps", ["-u", String(uid), "-o", "args="], { encoding: "utf8" });
     expect(ps).toMatch(/jupyter/); // the student's server runs as the portal's own uid: what the site opted into
     await fetch(serverApi(stack, copy), { method: "DELETE", headers: { authorization: `Bearer ${prof}` } });
+  });
+});
+
+describe("the limits' configuration", () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "carnet-limits-env-"));
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  it("defaults: 2 servers per student, 300 MB per copy, never as the portal's own user", () => {
+    const e = parseEnv({ CARNET_DATA_DIR: dataDir });
+    expect([e.CARNET_MAX_SERVERS_PER_STUDENT, e.CARNET_COPY_QUOTA_MB, e.CARNET_ALLOW_SHARED_UID]).toEqual([2, 300, false]);
+  });
+
+  it("a quota that a new copy would already exceed, or a bad count, is refused with a French message", () => {
+    expect(() => parseEnv({ CARNET_DATA_DIR: dataDir, CARNET_COPY_QUOTA_MB: "100", CARNET_MAX_ACTIVITY_MB: "200" })).toThrow(/CARNET_COPY_QUOTA_MB: doit dépasser CARNET_MAX_ACTIVITY_MB/);
+    expect(() => parseEnv({ CARNET_DATA_DIR: dataDir, CARNET_MAX_SERVERS_PER_STUDENT: "0" })).toThrow(ConfigError);
+    expect(() => parseEnv({ CARNET_DATA_DIR: dataDir, CARNET_ALLOW_SHARED_UID: "peut-être" })).toThrow(/CARNET_ALLOW_SHARED_UID: doit valoir true ou false/);
   });
 });
