@@ -12,7 +12,7 @@ import { NotebookView } from "@/components/notebook/NotebookView";
 import { LiveServerPanel } from "@/components/copies/LiveServerPanel";
 import { StateBadge } from "@/components/copies/StateBadge";
 import { PageHeader } from "@/components/ui/PageHeader";
-import { ButtonAnchor } from "@/components/ui/Button";
+import { ButtonAnchor, ButtonLink } from "@/components/ui/Button";
 import { BackLink } from "@/components/ui/BackLink";
 import { Alert } from "@/components/ui/Alert";
 import { formatDateTime } from "@/components/ui/format";
@@ -79,9 +79,14 @@ export default async function CopyPage({ params }: { params: Promise<{ id: strin
           </div>
         }
         actions={
-          <ButtonAnchor href={`/api/v1/copies/${copy.id}/download`} download variant="primary">
-            Télécharger le notebook
-          </ButtonAnchor>
+          <>
+            <ButtonLink href={`/copies/${copy.id}/historique`} variant="secondary" data-testid="history-link">
+              Historique
+            </ButtonLink>
+            <ButtonAnchor href={`/api/v1/copies/${copy.id}/download`} download variant="primary">
+              Télécharger le notebook
+            </ButtonAnchor>
+          </>
         }
       />
 
