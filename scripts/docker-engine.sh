@@ -13,7 +13,9 @@
 #   DOCKER_HOST         if set and reachable, that engine is used and nothing is started
 #
 # The daemon does not touch the host's network (--bridge=none --iptables=false --ip-forward=false
-# --ip-masq=false): containers use the host network (bound to 127.0.0.1) or none. See docs/spawner.md.
+# --ip-masq=false): containers have no network (Jupyter on a Unix socket in a bind mount), or, for activities
+# with Internet access, the "carnet-internet" bridge the spawner creates, whose NAT and firewall rules the
+# spawner adds itself (spawner/egress.ts). See docs/spawner.md.
 # Idempotent: starting twice reuses the running daemon; building twice reuses the images.
 set -euo pipefail
 
@@ -41,8 +43,6 @@ ensure_packages() {
   command -v dockerd >/dev/null || missing+=(docker.io)
   command -v docker >/dev/null || missing+=(docker.io)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
-  # The spawner's "socket" network mode forwards 127.0.0.1:<port> to each container's unix socket with socat.
-  command -v socat >/dev/null || missing+=(socat)
   if ((${#missing[@]})); then
     [[ $EUID -eq 0 ]] || die "need root to install ${missing[*]}"
     command -v apt-get >/dev/null || die "not Debian: install ${missing[*]} yourself"
@@ -119,7 +119,8 @@ build_image() {
     rm -rf "$root"
   fi
   local hash current
-  hash="$(cat "$ROOT/jupyter-image/"* | sha256sum | cut -c1-16)"
+  # Every file of the build context, names included (config/ too).
+  hash="$(cd "$ROOT/jupyter-image" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
   current="$(docker image inspect -f '{{ index .Config.Labels "carnet.image-hash" }}' "$IMAGE" 2>/dev/null || true)"
   if [[ "$current" == "$hash" ]]; then log "$IMAGE is up to date ($hash)"; else
     log "building $IMAGE (about 45 s)"

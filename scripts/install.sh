@@ -14,7 +14,11 @@ if [ "$node_major" -lt 20 ]; then say "Node.js 20 ou plus est nécessaire (trouv
 apt_missing=()
 need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || apt_missing+=("$1"); }
 if [ "$mode" = start ] || [ "$mode" = test ]; then
-  for p in jupyter-notebook python3-nbclassic python3-ipykernel python3-nbformat util-linux; do need_pkg "$p"; done
+  # Jupyter and the teaching stack (the same as jupyter-image/), util-linux (unshare, setpriv, prlimit) and
+  # iproute2 + iptables for the local backend's sandbox (spawner/sandbox.ts, spawner/egress.ts).
+  for p in jupyter-notebook python3-nbclassic python3-ipykernel python3-nbformat \
+    python3-numpy python3-pandas python3-matplotlib python3-scipy python3-sympy \
+    util-linux iproute2 iptables; do need_pkg "$p"; done
 fi
 if [ "$mode" = test ]; then
   for p in chromium fonts-dejavu-core python3-django-cas-server docker.io debootstrap postgresql; do need_pkg "$p"; done

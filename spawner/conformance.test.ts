@@ -8,10 +8,12 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { dockerClient } from "./docker";
+import { request } from "./http";
 import {
   createSpawner,
   execute,
   jupyterApi,
+  jupyterFetch,
   lastActivity,
   listManaged,
   startKernel,
@@ -69,14 +71,18 @@ describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
   const opts: BackendOptions = {
     instanceId: `t${process.pid}${name[0]}`,
     stateDir: path.join(base, `state-${name}`),
+    // Without root there is one user for everything: the tests opt in, as a site would have to.
+    local: { allowSameUser: !isRoot },
     docker: { host: dockerHost, image },
   };
 
+  /** A spec with its own uid (as root: what the portal gives every copy). */
   function makeSpec(overrides: Partial<SpawnSpec> = {}): SpawnSpec {
     const id = `c${++seq}`;
     const workDir = path.join(base, `${name}-${id}`);
     mkdirSync(workDir, { recursive: true });
-    return { id, baseUrl: `/nb/${id}/`, workDir, token: `tok-${id}-${"x".repeat(24)}`, memoryMb: 512, cpus: 1, ...overrides };
+    const uid = 23_000 + seq;
+    return { id, baseUrl: `/nb/${id}/`, workDir, token: `tok-${id}-${"x".repeat(24)}`, memoryMb: 512, cpus: 1, ...(isRoot ? { uid, gid: uid } : {}), ...overrides };
   }
 
   function make(spec: SpawnSpec): Spawner {
@@ -93,7 +99,7 @@ describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
   }
 
   describe.skipIf(skip !== null)("lifecycle", { timeout: 120_000 }, () => {
-    const spec = makeSpec(isRoot ? { uid: 23_101, gid: 23_101 } : {});
+    const spec = makeSpec();
     let spawner: Spawner;
     let target: JupyterTarget;
 
@@ -104,7 +110,8 @@ describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
         for await (const e of spawner.progress()) events.push(e);
       })();
       const { url } = await spawner.start();
-      expect(url).toMatch(/^http:\/\/[\d.]+:\d+$/);
+      // A Unix socket (only root and the student's uid may open it): no TCP port at all.
+      expect(url).toMatch(/^unix:\/.+\.sock$/);
       await collecting;
       expect(events.length).toBeGreaterThanOrEqual(2);
       expect(events[0]?.message).toBe("Préparation de votre espace…");
@@ -116,7 +123,7 @@ describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
 
       await waitForReady(url, spec.baseUrl, spec.token, { timeoutMs: 60_000, isAlive: async () => (await spawner.poll()).running });
       target = { url, baseUrl: spec.baseUrl, token: spec.token };
-      const anon = await fetch(`${url}${spec.baseUrl}api/status`);
+      const anon = await request(url, `${spec.baseUrl}api/status`);
       expect(anon.status).toBe(403);
       const before = await lastActivity(url, spec.baseUrl, spec.token);
       const again = await lastActivity(url, spec.baseUrl, spec.token);
@@ -143,12 +150,16 @@ describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
         const got = (await (await jupyterApi(target, "GET", `contents/${enc}`)).json()) as { name: string };
         expect(got.name).toBe(nbName);
         // The page the portal links to, and the tree, are served under base_url.
-        const page = await fetch(`${target.url}${spec.baseUrl}notebooks/${enc}`, { headers: { authorization: `token ${spec.token}` } });
+        const page = await jupyterFetch(target, "GET", `notebooks/${enc}`);
         expect(page.status).toBe(200);
         expect(await page.text()).toContain(spec.baseUrl);
       }
-      const tree = await fetch(`${target.url}${spec.baseUrl}tree`, { headers: { authorization: `token ${spec.token}` } });
+      const tree = await jupyterFetch(target, "GET", "tree");
       expect(tree.status).toBe(200);
+      // Carnet's Jupyter: no Quit button (Carnet stops servers), Logout hidden by Carnet's root-owned custom.css.
+      const html = await tree.text();
+      expect(html).not.toContain('id="shutdown"');
+      expect(await (await jupyterFetch(target, "GET", "custom/custom.css")).text()).toMatch(/#logout[\s\S]*display: none/);
     });
 
     it("is adopted by a new Spawner from getState(), and listed by listManaged", async () => {
@@ -170,7 +181,7 @@ describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
       const p = await spawner.poll();
       expect(p.running).toBe(false);
       await spawner.stop();
-      await expect(fetch(`${target.url}${spec.baseUrl}api/status`)).rejects.toThrow();
+      await expect(request(target.url, `${spec.baseUrl}api/status`)).rejects.toThrow();
       expect((await listManaged(name, opts)).find((m) => m.id === spec.id && m.running)).toBeUndefined();
     });
 
@@ -198,9 +209,34 @@ describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
       await s.stop();
     });
 
+    it("has the teaching stack: numpy, pandas, matplotlib, scipy, sympy, and an inline PNG plot", async () => {
+      const { spawner: s, target: t } = await startReady(makeSpec({ memoryMb: 768 }));
+      const kernel = await startKernel(t);
+      const r = await execute(
+        t,
+        kernel,
+        [
+          "import numpy, pandas, matplotlib, scipy, sympy",
+          "import matplotlib.pyplot as plt",
+          "from scipy import integrate",
+          "x = numpy.linspace(0, 3, 50)",
+          "df = pandas.DataFrame({'x': x, 'y': x ** 2})",
+          "print(round(integrate.quad(lambda v: v ** 2, 0, 3)[0], 6), sympy.integrate(sympy.Symbol('v') ** 2, (sympy.Symbol('v'), 0, 3)))",
+          "plt.plot(df.x, df.y); plt.show()",
+        ].join("\n"),
+        120_000,
+      );
+      expect(r.error).toBeUndefined();
+      expect(r.stdout).toContain("9.0 9");
+      const png = r.data.find((d) => typeof d["image/png"] === "string")?.["image/png"] as string | undefined;
+      expect(png, "an inline image/png output").toBeDefined();
+      expect(Buffer.from(png!, "base64").subarray(1, 4).toString()).toBe("PNG");
+      await s.stop();
+    });
+
     it.skipIf(!isRoot)("isolates students: A's kernel can neither read nor write B's folder", async () => {
-      const a = await startReady(makeSpec({ uid: 23_201, gid: 23_201 }));
-      const bSpec = makeSpec({ uid: 23_202, gid: 23_202 });
+      const a = await startReady(makeSpec());
+      const bSpec = makeSpec();
       const b = await startReady(bSpec);
       await jupyterApi(b.target, "PUT", "contents/secret.txt", { type: "file", format: "text", content: "B only" });
       const secret = path.join(bSpec.workDir, "secret.txt");
@@ -213,21 +249,28 @@ describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
       expect(write.status).toBe("error");
       const list = await execute(a.target, kernel, `import os; os.listdir(${JSON.stringify(bSpec.workDir)})`);
       expect(list.status).toBe("error");
-      if (name === "local") {
-        // Same filesystem: the folder is there, and the OS refuses.
-        expect(read.error).toMatch(/^PermissionError/);
-        expect(write.error).toMatch(/^PermissionError/);
-      } else {
-        // Separate mount namespaces: B's folder does not even exist in A's container.
-        expect(read.error).toMatch(/^(FileNotFoundError|PermissionError)/);
-        expect(write.error).toMatch(/^(FileNotFoundError|PermissionError)/);
-      }
+      // Local: the OS refuses (PermissionError), or the folder is not even there when the data dir is under /tmp
+      // (each server has its own /tmp). Docker: separate mount namespaces, B's folder does not exist in A's.
+      expect(read.error).toMatch(/^(FileNotFoundError|PermissionError)/);
+      expect(write.error).toMatch(/^(FileNotFoundError|PermissionError)/);
       expect(existsSync(path.join(bSpec.workDir, "pwned.txt"))).toBe(false);
       // Nor can A read B's token.
       const token = await execute(a.target, kernel, `open(${JSON.stringify(path.join(opts.stateDir, name, bSpec.id, name === "local" ? "token" : "run/token"))}).read()`);
       expect(token.status).toBe("error");
       await a.spawner.stop();
       await b.spawner.stop();
+    });
+
+    it.skipIf(name !== "local")("local: refuses to run a student as the portal's own user unless the site opts in", async () => {
+      const noUid = makeSpec({ uid: undefined, gid: undefined });
+      const strict = createSpawner("local", noUid, { ...opts, local: { allowSameUser: false } });
+      await expect(strict.start()).rejects.toThrow(isRoot ? /spec\.uid is required/ : /portal's own user/);
+      expect(await strict.poll()).toMatchObject({ running: false });
+      if (isRoot) {
+        // Even with the option, root never runs Jupyter without a uid of the copy's own.
+        const loose = createSpawner("local", noUid, { ...opts, local: { allowSameUser: true } });
+        await expect(loose.start()).rejects.toThrow(/spec\.uid is required/);
+      }
     });
 
     it.skipIf(name !== "docker")("docker: no outbound network by default (socket mode); read-only mounts are read-only", async () => {

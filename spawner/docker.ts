@@ -1,20 +1,22 @@
-import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
 import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import Docker from "dockerode";
 import { z } from "zod";
+import { DEFAULT_DOCKER_SUBNET, ensureEgressRules, IFACE_PREFIX } from "./egress";
 import { ProgressLog } from "./progress";
-import { chownTree, cleanEnv, freePort, isAlive, procStat, processTree, signal, waitUntil } from "./proc";
+import { chownTree, isAlive, processTree, signal, waitUntil } from "./proc";
+import { prepareSocketDir, sealSocket } from "./socket";
 import type { BackendOptions, DockerNetwork, ManagedServer, PollResult, ProgressEvent, SpawnSpec, Spawner } from "./types";
-import { validateSpec } from "./validate";
+import { limitsOf, validateSpec } from "./validate";
 
 /** Where the student's folder is mounted in the container (see jupyter-image/README.md). */
 export const CONTAINER_WORKDIR = "/home/jovyan/work";
 /** Where the per-server runtime folder (token file, unix socket) is mounted in the container. */
 export const CONTAINER_RUNDIR = "/carnet-run";
 const DEFAULT_IMAGE = "carnet-jupyter:latest";
-const BRIDGE_PORT = 8888;
+/** The bridge network of servers with Internet access ("auto" network), and its host interface. */
+export const EGRESS_NETWORK = "carnet-internet";
+const EGRESS_BRIDGE_IFACE = `${IFACE_PREFIX}-inet`;
 
 const dockerState = z.object({
   backend: z.literal("docker"),
@@ -23,11 +25,14 @@ const dockerState = z.object({
   containerId: z.string(),
   name: z.string(),
   url: z.string(),
+  /** "socket": no network at all (the default). Jupyter listens on a Unix socket in every mode. */
   network: z.enum(["host", "socket", "bridge"]),
+  /** 0: Unix socket (every server since the sandbox); a port only in states of older versions. */
   port: z.number().int().nonnegative(),
   runtimeDir: z.string(),
   uid: z.number().int().nonnegative(),
   gid: z.number().int().nonnegative(),
+  /** socat TCP forwarder of servers started by older versions (stopped with them); null since. */
   forwarder: z.object({ pid: z.number().int().positive(), startTime: z.number().int().nonnegative() }).nullable(),
 });
 type DockerState = z.infer<typeof dockerState>;
@@ -65,11 +70,16 @@ export function containerName(instanceId: string, id: string): string {
   return `carnet-${instanceId}-${id}`;
 }
 
-function resolveNetwork(network: DockerNetwork | undefined, allowNetwork: boolean): { mode: "host" | "socket" | "bridge"; bridge?: string } {
-  const n = network ?? "auto";
-  if (n === "auto") return { mode: allowNetwork ? "host" : "socket" };
+function resolveNetwork(opts: BackendOptions, allowNetwork: boolean): { mode: "host" | "socket" | "bridge"; bridge?: string; egress?: boolean } {
+  const n: DockerNetwork = opts.docker?.network ?? "auto";
+  if (n === "auto") return allowNetwork ? { mode: "bridge", bridge: opts.docker?.egressNetwork ?? EGRESS_NETWORK, egress: true } : { mode: "socket" };
   if (n === "host" || n === "socket") return { mode: n };
   return { mode: "bridge", bridge: allowNetwork ? (n.allowNetworkBridge ?? n.bridge) : n.bridge };
+}
+
+/** Whether the engine runs on this host (a Unix socket), so that its bridges are this host's interfaces. */
+function engineIsLocal(host: string | undefined): boolean {
+  return !host || host.startsWith("unix://") || host.startsWith("/");
 }
 
 /**
@@ -118,25 +128,33 @@ export class DockerSpawner implements Spawner {
       await chmod(spec.workDir, 0o700);
     }
 
+    const isRoot = process.getuid?.() === 0;
     const runtimeDir = path.join(dockerRoot(opts), spec.id);
     const runDir = path.join(runtimeDir, "run");
     await mkdir(dockerRoot(opts), { recursive: true, mode: 0o711 });
-    await rm(runDir, { recursive: true, force: true });
-    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    await mkdir(runtimeDir, { recursive: true, mode: 0o711 });
     await chmod(runtimeDir, 0o711);
+    // The run folder is the student's until Jupyter created its socket there, then root's (socket.ts).
+    const sock = await prepareSocketDir(runDir, "jupyter.sock", isRoot ? uid : undefined, isRoot ? gid : undefined);
     const tokenFile = path.join(runDir, "token");
     await writeFile(tokenFile, spec.token, { mode: 0o400 });
-    if (process.getuid?.() === 0) {
-      await chown(runDir, uid, gid);
-      await chown(tokenFile, uid, gid);
-    }
+    if (isRoot) await chown(tokenFile, uid, gid);
 
-    const net = resolveNetwork(opts.docker?.network, spec.allowNetwork ?? false);
-    const port = net.mode === "bridge" ? BRIDGE_PORT : await freePort();
-    const env = [`CARNET_BASE_URL=${spec.baseUrl}`, `JUPYTER_TOKEN_FILE=${CONTAINER_RUNDIR}/token`];
-    if (net.mode === "socket") env.push(`CARNET_SOCK=${CONTAINER_RUNDIR}/jupyter.sock`);
-    else env.push(`CARNET_IP=${net.mode === "host" ? "127.0.0.1" : "0.0.0.0"}`, `CARNET_PORT=${port}`);
+    const net = resolveNetwork(opts, spec.allowNetwork ?? false);
+    if (net.egress) await this.ensureEgressNetwork(net.bridge!);
+    const limits = limitsOf(spec);
+    const threads = Math.max(1, Math.ceil(spec.cpus));
+    const env = [
+      `CARNET_BASE_URL=${spec.baseUrl}`,
+      `JUPYTER_TOKEN_FILE=${CONTAINER_RUNDIR}/token`,
+      `CARNET_SOCK=${CONTAINER_RUNDIR}/jupyter.sock`,
+      // As many compute threads as the CPU quota allows (OpenBLAS would start one per core, against PidsLimit).
+      `OMP_NUM_THREADS=${threads}`,
+      `OPENBLAS_NUM_THREADS=${threads}`,
+      `MKL_NUM_THREADS=${threads}`,
+    ];
     const bytes = Math.round(spec.memoryMb * 1024 * 1024);
+    const fsize = limits.maxFileMb * 1024 * 1024;
 
     this.log.emit(20, "Création de votre serveur…");
     let container: Docker.Container;
@@ -157,10 +175,12 @@ export class DockerSpawner implements Spawner {
           Memory: bytes,
           MemorySwap: bytes,
           NanoCpus: Math.round(spec.cpus * 1e9),
-          PidsLimit: opts.docker?.pidsLimit ?? 256,
+          PidsLimit: spec.pidsLimit ?? opts.docker?.pidsLimit ?? limits.pidsLimit,
+          Ulimits: [{ Name: "fsize", Soft: fsize, Hard: fsize }],
           NetworkMode: net.mode === "socket" ? "none" : net.mode === "host" ? "host" : net.bridge,
           ReadonlyRootfs: true,
-          Tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m,mode=1777" },
+          Tmpfs: { "/tmp": `rw,nosuid,nodev,size=${limits.tmpMb}m,mode=1777` },
+          ShmSize: limits.shmMb * 1024 * 1024,
           CapDrop: ["ALL"],
           SecurityOpt: ["no-new-privileges"],
           RestartPolicy: { Name: "no" },
@@ -175,15 +195,7 @@ export class DockerSpawner implements Spawner {
     try {
       this.log.emit(50, "Démarrage du conteneur…");
       await container.start();
-      let url = `http://127.0.0.1:${port}`;
-      let forwarder: DockerState["forwarder"] = null;
-      if (net.mode === "socket") forwarder = await this.startForwarder(runtimeDir, port, uid, gid);
-      if (net.mode === "bridge") {
-        const info = await container.inspect();
-        const ip = info.NetworkSettings.Networks[net.bridge ?? ""]?.IPAddress;
-        if (!ip) throw new Error(`container has no address on network ${net.bridge}`);
-        url = `http://${ip}:${BRIDGE_PORT}`;
-      }
+      const url = `unix:${sock}`;
       this.state = {
         backend: "docker",
         version: 1,
@@ -192,15 +204,17 @@ export class DockerSpawner implements Spawner {
         name,
         url,
         network: net.mode,
-        port,
+        port: 0,
         runtimeDir,
         uid,
         gid,
-        forwarder,
+        forwarder: null,
       };
       await writeFile(path.join(runtimeDir, "state.json"), JSON.stringify(this.state), { mode: 0o600 });
       this.log.emit(70, "Démarrage de Python…");
-      opts.logger?.info({ copy: spec.id, container: container.id.slice(0, 12), network: net.mode, port }, "Jupyter container started");
+      const s = this.state;
+      await sealSocket(sock, isRoot ? uid : undefined, async () => (await this.inspect(s))?.State.Running ?? false);
+      opts.logger?.info({ copy: spec.id, container: container.id.slice(0, 12), network: net.mode }, "Jupyter container started");
       return { url };
     } catch (err) {
       this.state ??= {
@@ -211,7 +225,7 @@ export class DockerSpawner implements Spawner {
         name,
         url: "",
         network: net.mode,
-        port,
+        port: 0,
         runtimeDir,
         uid,
         gid,
@@ -223,30 +237,34 @@ export class DockerSpawner implements Spawner {
   }
 
   /**
-   * "socket" network: the container has no network at all, so a detached socat on the host (as the
-   * student's uid, which owns the socket) forwards 127.0.0.1:<port> to Jupyter's unix socket.
+   * The bridge network of servers with Internet access: created when missing (no inter-container traffic,
+   * host interface carnet-inet), and when the engine is on this host and we are root, the host rules of egress.ts
+   * (the containers reach the Internet, never an address of the host). Idempotent.
    */
-  private async startForwarder(runtimeDir: string, port: number, uid: number, gid: number): Promise<{ pid: number; startTime: number }> {
-    const socat = this.opts.docker?.socat ?? "/usr/bin/socat";
-    const sock = path.join(runtimeDir, "run", "jupyter.sock");
-    const args = [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${sock}`];
-    const [cmd, argv]: [string, string[]] =
-      process.getuid?.() === 0 ? ["/usr/bin/setpriv", [`--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", socat, ...args]] : [socat, args];
-    const fd = openSync(path.join(runtimeDir, "forwarder.log"), "a", 0o600);
+  private async ensureEgressNetwork(name: string): Promise<void> {
+    const subnet = this.opts.docker?.egressSubnet ?? DEFAULT_DOCKER_SUBNET;
+    let info: Docker.NetworkInspectInfo;
     try {
-      const child = spawn(cmd, argv, { detached: true, stdio: ["ignore", fd, fd], env: cleanEnv({ PATH: "/usr/bin:/bin" }) });
-      const pid = await new Promise<number>((resolve, reject) => {
-        child.once("error", (err) => reject(new Error(`cannot run ${socat} (apt-get install socat): ${err.message}`)));
-        child.once("spawn", () => resolve(child.pid!));
-      });
-      child.unref();
-      const startTime = procStat(pid)?.startTime ?? 0;
-      // Wait until it listens, so the URL we return is connectable.
-      const listening = await waitUntil(() => isListening(port), 5_000, 20);
-      if (!listening || !isAlive(pid, startTime)) throw new Error("socat forwarder did not start (see forwarder.log)");
-      return { pid, startTime };
-    } finally {
-      closeSync(fd);
+      info = await this.docker.getNetwork(name).inspect();
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+      await ignoreGone(
+        this.docker.createNetwork({
+          Name: name,
+          Driver: "bridge",
+          Internal: false,
+          CheckDuplicate: true,
+          IPAM: { Config: [{ Subnet: subnet }] },
+          Options: { "com.docker.network.bridge.name": EGRESS_BRIDGE_IFACE, "com.docker.network.bridge.enable_icc": "false" },
+          Labels: { "carnet.network": "egress" },
+        }),
+        [409], // created by a concurrent start
+      );
+      info = await this.docker.getNetwork(name).inspect();
+    }
+    if (engineIsLocal(this.opts.docker?.host) && process.getuid?.() === 0) {
+      const subnets = (info.IPAM?.Config ?? []).map((c) => c.Subnet).filter((x): x is string => !!x && x.includes("."));
+      await ensureEgressRules({ subnets, logger: this.opts.logger });
     }
   }
 
@@ -282,20 +300,13 @@ export class DockerSpawner implements Spawner {
     }
   }
 
-  /** {@inheritDoc Spawner.poll} Also restarts a dead socat forwarder of a running container. */
+  /** {@inheritDoc Spawner.poll} */
   async poll(): Promise<PollResult> {
     const s = this.state;
     if (!s) return { running: false, exitCode: null };
     const info = await this.inspect(s);
     if (!info) return { running: false, exitCode: null };
-    if (info.State.Running) {
-      if (s.network === "socket" && (!s.forwarder || !isAlive(s.forwarder.pid, s.forwarder.startTime))) {
-        this.opts.logger?.warn({ copy: s.id }, "socat forwarder gone, restarting it");
-        s.forwarder = await this.startForwarder(s.runtimeDir, s.port, s.uid, s.gid);
-        await writeFile(path.join(s.runtimeDir, "state.json"), JSON.stringify(s), { mode: 0o600 });
-      }
-      return { running: true };
-    }
+    if (info.State.Running) return { running: true };
     return { running: false, exitCode: info.State.ExitCode ?? null, ...(info.State.OOMKilled ? { oomKilled: true } : {}) };
   }
 
@@ -323,20 +334,6 @@ export class DockerSpawner implements Spawner {
   /** The container id, for measurements and tests. */
   containerId(): string | null {
     return this.state?.containerId ?? null;
-  }
-}
-
-function isListening(port: number): boolean {
-  // /proc/net/tcp lists sockets in hex; state 0A is LISTEN. 127.0.0.1 is 0100007F.
-  try {
-    const hex = port.toString(16).toUpperCase().padStart(4, "0");
-    const lines = readFileSync("/proc/net/tcp", "utf8").split("\n");
-    return lines.some((l) => {
-      const cols = l.trim().split(/\s+/);
-      return cols[1] === `0100007F:${hex}` && cols[3] === "0A";
-    });
-  } catch {
-    return false;
   }
 }
 

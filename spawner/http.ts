@@ -1,4 +1,88 @@
-/** Helpers that talk to a started Jupyter server over HTTP (what the orchestrator and the proxy need). */
+/**
+ * Helpers that talk to a started Jupyter server over HTTP (what the orchestrator and the proxy need).
+ * A server's address is `http://host:port` or `unix:/absolute/path.sock` (the local and docker backends
+ * listen on a Unix socket): every helper here and in kernel-client.ts accepts both.
+ */
+import http from "node:http";
+
+/** Where to connect for a server address: a Unix socket, or a TCP host and port. */
+export type Upstream = { socketPath: string } | { host: string; port: number };
+
+const UNIX = /^unix:(\/[^\0]+)$/;
+
+/** True for `unix:/absolute/path` addresses. */
+export function isUnixUrl(url: string): boolean {
+  return UNIX.test(url);
+}
+
+/**
+ * Parses a server address (`unix:/abs/path.sock` or `http://host:port`, no path). Throws on anything else,
+ * so a malformed state never makes a helper connect somewhere unexpected.
+ */
+export function upstreamOf(url: string): Upstream {
+  const m = UNIX.exec(url);
+  if (m) return { socketPath: m[1]! };
+  const u = new URL(url);
+  if (u.protocol !== "http:" || (u.pathname !== "/" && u.pathname !== "") || u.search || u.username)
+    throw new Error(`not a Jupyter server address: ${url}`);
+  return { host: u.hostname.replace(/^\[|\]$/g, ""), port: Number(u.port || 80) };
+}
+
+/** Options of {@link request}. */
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+  /** Refuse bodies larger than this (default 32 MiB): the answer comes from a student's server. */
+  maxBytes?: number;
+}
+
+/**
+ * One HTTP request to a Jupyter server at `url` (TCP or Unix socket) for `pathAndQuery` (starting with "/").
+ * Resolves with a fetch-style Response whose body is already read; rejects on connection errors, abort,
+ * or a body over `maxBytes`. No redirects are followed and no keep-alive is kept.
+ */
+export function request(url: string, pathAndQuery: string, opts: RequestOptions = {}): Promise<Response> {
+  const up = upstreamOf(url);
+  const maxBytes = opts.maxBytes ?? 32 * 1024 * 1024;
+  return new Promise<Response>((resolve, reject) => {
+    opts.signal?.throwIfAborted();
+    const req = http.request(
+      {
+        ...("socketPath" in up ? { socketPath: up.socketPath } : { host: up.host, port: up.port }),
+        path: pathAndQuery,
+        method: opts.method ?? "GET",
+        // Jupyter checks Host only when allow_remote_access is off; a fixed one keeps logs readable.
+        headers: { host: "socketPath" in up ? "localhost" : `${up.host}:${up.port}`, ...opts.headers },
+        agent: false,
+        signal: opts.signal,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > maxBytes) req.destroy(new Error(`answer larger than ${maxBytes} bytes`));
+          else chunks.push(c);
+        });
+        res.on("error", reject);
+        res.on("end", () => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+            else if (v !== undefined) headers.set(k, v);
+          }
+          const status = res.statusCode ?? 0;
+          const empty = status === 204 || status === 205 || status === 304 || opts.method === "HEAD";
+          resolve(new Response(empty ? null : Buffer.concat(chunks), { status, headers }));
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}
 
 /** Options of {@link waitForReady}. */
 export interface WaitForReadyOptions {
@@ -19,32 +103,31 @@ export function deadline(ms: number, outer?: AbortSignal): { signal: AbortSignal
   return { signal: outer ? AbortSignal.any([ctl.signal, outer]) : ctl.signal, clear: () => clearTimeout(timer) };
 }
 
-function statusUrl(url: string, baseUrl: string): string {
-  return `${url.replace(/\/+$/, "")}${baseUrl}api/status`;
+function statusPath(baseUrl: string): string {
+  return `${baseUrl}api/status`;
 }
 
 /**
  * Polls `<url><baseUrl>api/status` with `Authorization: token <token>` until it answers 200.
- * Resolves with the time waited in ms. Throws on timeout, abort, or when `isAlive` says the server died.
- * Polling api/status does not move Jupyter's last_activity.
+ * `url` is `http://host:port` or `unix:/path.sock`. Resolves with the time waited in ms. Throws on timeout,
+ * abort, or when `isAlive` says the server died. Polling api/status does not move Jupyter's last_activity.
  */
 export async function waitForReady(url: string, baseUrl: string, token: string, opts: WaitForReadyOptions = {}): Promise<number> {
   const started = Date.now();
   const giveUpAt = started + (opts.timeoutMs ?? 30_000);
-  const target = statusUrl(url, baseUrl);
+  upstreamOf(url); // a malformed address is a bug, not "not ready yet"
   let delay = 25;
   let last = "no answer yet";
   for (;;) {
     opts.signal?.throwIfAborted();
     const d = deadline(2_000, opts.signal);
     try {
-      const res = await fetch(target, { headers: { authorization: `token ${token}` }, signal: d.signal });
-      await res.body?.cancel();
+      const res = await request(url, statusPath(baseUrl), { headers: { authorization: `token ${token}` }, signal: d.signal, maxBytes: 64 * 1024 });
       if (res.status === 200) return Date.now() - started;
       last = `HTTP ${res.status}`;
     } catch (err) {
       opts.signal?.throwIfAborted();
-      last = (err as Error).cause ? String((err as Error & { cause: unknown }).cause) : String(err);
+      last = String((err as NodeJS.ErrnoException).code ?? (err as Error).message);
     } finally {
       d.clear();
     }
@@ -57,18 +140,15 @@ export async function waitForReady(url: string, baseUrl: string, token: string, 
 
 /**
  * Jupyter's own idea of the server's last activity (api/status last_activity), as a Date.
- * Reading it does not move it, so it is safe for idle culling. Throws if the server does not answer 200
- * within `timeoutMs` (default 5 s).
+ * `url` is `http://host:port` or `unix:/path.sock`. Reading it does not move it, so it is safe for idle
+ * culling. Throws if the server does not answer 200 within `timeoutMs` (default 5 s).
  */
 export async function lastActivity(url: string, baseUrl: string, token: string, timeoutMs = 5_000): Promise<Date> {
   const d = deadline(timeoutMs);
   let body: { last_activity?: unknown };
   try {
-    const res = await fetch(statusUrl(url, baseUrl), { headers: { authorization: `token ${token}` }, signal: d.signal });
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      throw new Error(`api/status answered HTTP ${res.status}`);
-    }
+    const res = await request(url, statusPath(baseUrl), { headers: { authorization: `token ${token}` }, signal: d.signal, maxBytes: 64 * 1024 });
+    if (res.status !== 200) throw new Error(`api/status answered HTTP ${res.status}`);
     body = (await res.json()) as { last_activity?: unknown };
   } finally {
     d.clear();

@@ -4,12 +4,13 @@
  */
 import { DockerSpawner, listDocker } from "./docker";
 import { LocalSpawner, listLocal } from "./local";
+export { SameUserRefused } from "./local";
 import type { BackendName, BackendOptions, ManagedServer, SpawnSpec, Spawner } from "./types";
 import { validateInstanceId } from "./validate";
 
 export * from "./types";
-export { waitForReady, lastActivity, type WaitForReadyOptions } from "./http";
-export { execute, startKernel, jupyterApi, type ExecuteResult, type JupyterTarget } from "./kernel-client";
+export { waitForReady, lastActivity, request, isUnixUrl, upstreamOf, type WaitForReadyOptions, type Upstream } from "./http";
+export { execute, startKernel, jupyterApi, jupyterFetch, type ExecuteResult, type JupyterTarget } from "./kernel-client";
 
 /**
  * Creates the Spawner of one copy on a backend. Does not start anything (call start(), or loadState()

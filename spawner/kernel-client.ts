@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { connect } from "node:net";
 import WebSocket from "ws";
-import { deadline } from "./http";
+import { deadline, request, upstreamOf } from "./http";
 
 /** Where a Jupyter server is and how to authenticate to it. */
 export interface JupyterTarget {
+  /** `http://host:port` or `unix:/path.sock`, as Spawner.start() returns it. */
   url: string;
   baseUrl: string;
   token: string;
@@ -17,30 +19,33 @@ export interface ExecuteResult {
   result?: string;
   /** ename: evalue when status is "error". */
   error?: string;
+  /** MIME bundles of the rich outputs (display_data and execute_result), in order, e.g. an image/png plot. */
+  data: Record<string, unknown>[];
 }
 
-function api(t: JupyterTarget, p: string): string {
-  return `${t.url.replace(/\/+$/, "")}${t.baseUrl}api/${p}`;
-}
-
-/** Calls the Jupyter REST API with the token; throws on a non-2xx status. */
-export async function jupyterApi(t: JupyterTarget, method: string, p: string, body?: unknown): Promise<Response> {
+/**
+ * GET (or any method) `<baseUrl><p>` on the server with the token, TCP or Unix socket alike; the body is
+ * already read. Does not throw on HTTP errors (see jupyterApi for that).
+ */
+export async function jupyterFetch(t: JupyterTarget, method: string, p: string, body?: unknown): Promise<Response> {
   const d = deadline(30_000);
   try {
-    const res = await fetch(api(t, p), {
+    return await request(t.url, `${t.baseUrl}${p}`, {
       method,
       headers: { authorization: `token ${t.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: d.signal,
     });
-    if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status} ${await res.text()}`);
-    // Read the body while the deadline still holds.
-    const text = await res.text();
-    const empty = res.status === 204 || res.status === 205 || res.status === 304;
-    return new Response(empty ? null : text, { status: res.status, headers: res.headers });
   } finally {
     d.clear();
   }
+}
+
+/** Calls the Jupyter REST API (`<baseUrl>api/<p>`) with the token; throws on a non-2xx status. */
+export async function jupyterApi(t: JupyterTarget, method: string, p: string, body?: unknown): Promise<Response> {
+  const res = await jupyterFetch(t, method, `api/${p}`, body);
+  if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status} ${await res.text()}`);
+  return res;
 }
 
 /** Starts a python3 kernel; returns its id. */
@@ -54,11 +59,17 @@ export async function startKernel(t: JupyterTarget): Promise<string> {
  * collects its output. Resolves "died" when the kernel restarts or dies while running it (e.g. OOM).
  */
 export function execute(t: JupyterTarget, kernelId: string, code: string, timeoutMs = 60_000): Promise<ExecuteResult> {
-  const wsUrl = api(t, `kernels/${kernelId}/channels`).replace(/^http/, "ws");
-  const ws = new WebSocket(wsUrl, { headers: { authorization: `token ${t.token}` } });
+  const up = upstreamOf(t.url);
+  const p = `${t.baseUrl}api/kernels/${kernelId}/channels`;
+  const headers = { authorization: `token ${t.token}` };
+  // A Unix socket: our own connection whatever the URL's host (ws's ws+unix: URLs mangle some paths).
+  const ws =
+    "socketPath" in up
+      ? new WebSocket(`ws://localhost${p}`, { headers, createConnection: () => connect(up.socketPath) })
+      : new WebSocket(`ws://${up.host.includes(":") ? `[${up.host}]` : up.host}:${up.port}${p}`, { headers });
   const msgId = randomUUID();
   const session = randomUUID();
-  const out: ExecuteResult = { status: "ok", stdout: "" };
+  const out: ExecuteResult = { status: "ok", stdout: "", data: [] };
   return new Promise<ExecuteResult>((resolve, reject) => {
     let idle = false;
     let replied = false;
@@ -98,7 +109,10 @@ export function execute(t: JupyterTarget, kernelId: string, code: string, timeou
       }
       if (msg.parent_header.msg_id !== msgId) return;
       if (msg.msg_type === "stream") out.stdout += String(msg.content.text ?? "");
-      else if (msg.msg_type === "execute_result") out.result = String((msg.content.data as Record<string, unknown>)["text/plain"] ?? "");
+      else if (msg.msg_type === "execute_result") {
+        out.result = String((msg.content.data as Record<string, unknown>)["text/plain"] ?? "");
+        out.data.push(msg.content.data as Record<string, unknown>);
+      } else if (msg.msg_type === "display_data") out.data.push(msg.content.data as Record<string, unknown>);
       else if (msg.msg_type === "error") {
         out.status = "error";
         out.error = `${String(msg.content.ename)}: ${String(msg.content.evalue)}`;

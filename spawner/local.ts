@@ -4,14 +4,26 @@ import { chmod, chown, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { constants } from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { cageOomKills, cagePids, destroyCage, prepareCage, type Cage } from "./cgroup";
+import { cageOomKills, cagePids, cgroupDirsOf, destroyCage, prepareCage } from "./cgroup";
+import { attachVeth, DEFAULT_LOCAL_SUBNET, ensureEgressRules, resolvConf } from "./egress";
+import { ensureJupyterConfig } from "./jupyter-config";
 import { ProgressLog } from "./progress";
-import { allProcesses, chownTree, cleanEnv, freePort, isAlive, procEnviron, procStat, processTree, signal, waitUntil } from "./proc";
+import { allProcesses, chownTree, cleanEnv, isAlive, killUid, procEnviron, procStat, processTree, procUid, signal, waitUntil } from "./proc";
+import { dropTo, SANDBOX_HOME, sandboxCommand, waitForOwnNetns } from "./sandbox";
+import { prepareSocketDir, sealSocket } from "./socket";
 import type { BackendOptions, ManagedServer, PollResult, ProgressEvent, SpawnSpec, Spawner } from "./types";
-import { validateSpec } from "./validate";
+import { limitsOf, validateSpec } from "./validate";
 
 /** Environment variable that marks a Carnet server process ("<instance>/<copy id>"); not a secret. */
 export const SERVER_MARKER = "CARNET_SERVER";
+
+/**
+ * start() refused to run a student's server as the portal's own user (no uid, and local.allowSameUser not set).
+ * `code` is "same_user_refused" so the portal can tell it from other failures.
+ */
+export class SameUserRefused extends Error {
+  readonly code = "same_user_refused";
+}
 
 const localState = z.object({
   backend: z.literal("local"),
@@ -19,14 +31,23 @@ const localState = z.object({
   id: z.string(),
   pid: z.number().int().positive(),
   startTime: z.number().int().nonnegative(),
-  port: z.number().int().positive(),
+  /** 0 when the server listens on a Unix socket (every server since the sandbox). */
+  port: z.number().int().nonnegative(),
   url: z.string(),
   runtimeDir: z.string(),
   cage: z.object({
     mode: z.enum(["cgroup2", "cgroup1", "rlimit", "none"]),
     dirs: z.array(z.string()),
     asBytes: z.number().optional(),
+    pids: z.enum(["cgroup", "rlimit", "none"]).optional(),
+    nproc: z.number().optional(),
   }),
+  /** The student's uid (absent: the portal's own user, or a state from before the sandbox). */
+  uid: z.number().int().positive().optional(),
+  /** Namespaces (root + uid) or none (local.allowSameUser). */
+  sandbox: z.enum(["namespaces", "none"]).optional(),
+  /** Host end of the veth of a server with Internet access. */
+  egress: z.object({ iface: z.string(), address: z.string() }).optional(),
 });
 type LocalState = z.infer<typeof localState>;
 
@@ -44,8 +65,9 @@ function whichJupyter(opts: BackendOptions): { script: string; app: "ServerApp" 
 
 /**
  * The local backend: Debian's Jupyter as a detached child process (its own session, stdio to a log file)
- * so it survives a restart of the portal. As root with spec.uid, it runs under that uid inside a memory
- * cgroup; see docs/spawner.md.
+ * so it survives a restart of the portal. As root with spec.uid (required), it runs under that uid in a
+ * sandbox (sandbox.ts: own mount, network and IPC namespaces, private /tmp and /dev/shm, cgroups for memory,
+ * CPU and processes), listening on a Unix socket; see docs/spawner.md.
  */
 export class LocalSpawner implements Spawner {
   private state: LocalState | null = null;
@@ -59,7 +81,7 @@ export class LocalSpawner implements Spawner {
     validateSpec(spec);
   }
 
-  /** {@inheritDoc Spawner.start} */
+  /** {@inheritDoc Spawner.start} Throws {@link SameUserRefused} for a spec without uid unless local.allowSameUser. */
   async start(): Promise<{ url: string }> {
     this.log.reset();
     try {
@@ -69,85 +91,134 @@ export class LocalSpawner implements Spawner {
     }
   }
 
+  /** Who runs the server: the spec's uid in a sandbox (root), or the portal's own user when the site allows it. */
+  private identity(): { uid: number; gid: number; sandbox: true } | { sandbox: false } {
+    const { spec, opts } = this;
+    const isRoot = process.getuid?.() === 0;
+    if (spec.uid !== undefined) {
+      if (!isRoot) throw new Error("spec.uid needs the portal to run as root");
+      return { uid: spec.uid, gid: spec.gid ?? spec.uid, sandbox: true };
+    }
+    if (isRoot) throw new Error("local backend: spec.uid is required when the portal runs as root (Jupyter never runs as root)");
+    if (!opts.local?.allowSameUser)
+      throw new SameUserRefused(
+        `local backend: refusing to run a student's server as the portal's own user (uid ${process.getuid?.()}): ` +
+          "their code would have the portal's rights (its secrets, its database, every copy). Run the portal as root " +
+          "(each copy then has its own uid), or set local.allowSameUser for a single trusted user (docs/spawner.md).",
+      );
+    return { sandbox: false };
+  }
+
   private async doStart(): Promise<{ url: string }> {
     const { spec, opts } = this;
     this.log.emit(5, "Préparation de votre espace…");
+    const who = this.identity();
     if (this.state && isAlive(this.state.pid, this.state.startTime)) await this.stop();
-    const isRoot = process.getuid?.() === 0;
-    if (spec.uid !== undefined && !isRoot) throw new Error("spec.uid needs the portal to run as root");
-    const uid = spec.uid;
-    const gid = spec.gid ?? spec.uid;
+    const uid = who.sandbox ? who.uid : undefined;
+    const gid = who.sandbox ? who.gid : undefined;
+    const limits = limitsOf(spec);
 
     const root = localRoot(opts);
     await mkdir(root, { recursive: true, mode: 0o711 });
     const runtimeDir = path.join(root, spec.id);
-    const home = path.join(runtimeDir, "home");
     const tokenFile = path.join(runtimeDir, "token");
-    // The runtime dir stays root-owned (state file, log); only home/ and the token belong to the student.
-    await rm(home, { recursive: true, force: true });
-    await mkdir(home, { recursive: true, mode: 0o700 });
+    const stage = path.join(runtimeDir, "ns");
+    // The runtime dir stays root-owned (state file, log, socket folder once sealed); only the token (and, without
+    // a sandbox, home/) belong to the student.
+    await mkdir(runtimeDir, { recursive: true, mode: 0o711 });
     await chmod(runtimeDir, 0o711);
+    await rm(path.join(runtimeDir, "home"), { recursive: true, force: true });
+    const home = who.sandbox ? SANDBOX_HOME : path.join(runtimeDir, "home");
+    if (!who.sandbox) await mkdir(home, { mode: 0o700 });
+    await rm(tokenFile, { force: true });
     await writeFile(tokenFile, spec.token, { mode: 0o400 });
     await chmod(tokenFile, 0o400);
+    const sock = await prepareSocketDir(path.join(runtimeDir, "sock"), "jupyter.sock", uid, gid);
     if (uid !== undefined && gid !== undefined) {
-      await chown(home, uid, gid);
       await chown(tokenFile, uid, gid);
       await chownTree(spec.workDir, uid, gid);
       await chmod(spec.workDir, 0o700);
+      await mkdir(stage, { recursive: true, mode: 0o700 });
+      await chmod(stage, 0o700);
     }
+    const jupyterDirs = await ensureJupyterConfig(opts.stateDir);
 
-    const cage = await prepareCage(opts.local?.memoryLimit ?? "auto", `carnet-${opts.instanceId}`, spec.id, spec.memoryMb, spec.cpus);
-    const port = await freePort();
+    const cage = await prepareCage(opts.local?.memoryLimit ?? "auto", `carnet-${opts.instanceId}`, spec.id, spec.memoryMb, spec.cpus, limits.pidsLimit);
     const { script, app } = whichJupyter(opts);
     const python = opts.local?.python ?? "/usr/bin/python3";
     const jupyterArgs = [
       script,
       "--no-browser",
-      `--${app}.ip=127.0.0.1`,
-      `--${app}.port=${port}`,
-      `--${app}.port_retries=0`,
+      // A Unix socket only root and this uid can open: no TCP port to squat, none reachable from other servers.
+      `--${app}.sock=${sock}`,
+      `--${app}.sock_mode=0600`,
       `--${app}.base_url=${spec.baseUrl}`,
       app === "ServerApp" ? `--ServerApp.root_dir=${spec.workDir}` : `--NotebookApp.notebook_dir=${spec.workDir}`,
-      // The proxy keeps the public Host header; Jupyter's DNS-rebinding check would block it. Jupyter is
-      // bound to 127.0.0.1 and needs the token, so the check protects nothing here (docs/spawner.md).
-      `--${app}.allow_remote_access=True`,
-      `--${app}.terminals_enabled=False`,
-      ...(isRoot && uid === undefined ? [`--${app}.allow_root=True`] : []),
     ];
+    const threads = String(Math.max(1, Math.ceil(spec.cpus)));
     const env: Record<string, string> = {
       PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
       LANG: "C.UTF-8",
       HOME: home,
-      JUPYTER_CONFIG_DIR: path.join(home, ".jupyter"),
-      JUPYTER_DATA_DIR: path.join(home, ".local/share/jupyter"),
+      // Carnet's configuration, root-owned and read-only (jupyter-config.ts): ~/.jupyter is never read, so a
+      // student's custom.js or config changes nothing. PYTHONNOUSERSITE drops ~/.local from both paths too.
+      JUPYTER_CONFIG_DIR: jupyterDirs.configDir,
+      JUPYTER_DATA_DIR: jupyterDirs.dataDir,
       JUPYTER_RUNTIME_DIR: path.join(home, ".local/share/jupyter/runtime"),
       IPYTHONDIR: path.join(home, ".ipython"),
       MPLCONFIGDIR: path.join(home, ".config/matplotlib"),
-      MPLBACKEND: "Agg",
       PYTHONNOUSERSITE: "1",
+      // As many compute threads as the CPU quota allows (OpenBLAS would start one per core, against pids.max).
+      OMP_NUM_THREADS: threads,
+      OPENBLAS_NUM_THREADS: threads,
+      MKL_NUM_THREADS: threads,
       // The token is read from a file only its user can read: never argv (ps shows it), never env of others.
       JUPYTER_TOKEN_FILE: tokenFile,
       [SERVER_MARKER]: `${opts.instanceId}/${spec.id}`,
     };
 
-    // Join the cgroups, drop to the student's uid, apply the rlimit, then exec Jupyter: all in the same
-    // pid, before any Python runs, so nothing escapes the cage.
-    const chain: string[] = [];
-    if (uid !== undefined && gid !== undefined) chain.push("/usr/bin/setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--");
-    if (cage.mode === "rlimit" && cage.asBytes) chain.push("/usr/bin/prlimit", `--as=${cage.asBytes}`, "--");
-    chain.push(python, ...jupyterArgs);
-    const procsFiles = cage.dirs.map((d) => path.join(d, "cgroup.procs"));
-    const [cmd, args]: [string, string[]] = procsFiles.length
-      ? ["/bin/sh", ["-c", 'for f in $CARNET_CGROUP_PROCS; do echo $$ > "$f" || exit 70; done; unset CARNET_CGROUP_PROCS; exec "$@"', "carnet-server", ...chain]]
-      : [chain[0]!, chain.slice(1)];
-    if (procsFiles.length) env.CARNET_CGROUP_PROCS = procsFiles.join(" ");
+    const rlimits: string[] = [`--fsize=${limits.maxFileMb * 1024 * 1024}`];
+    if (cage.mode === "rlimit" && cage.asBytes) rlimits.push(`--as=${cage.asBytes}`);
+    // RLIMIT_NPROC counts every process of the uid: only meaningful when the uid is this copy's alone.
+    if (cage.pids === "rlimit" && cage.nproc && uid !== undefined) rlimits.push(`--nproc=${cage.nproc}`);
+    const command = [...(uid !== undefined && gid !== undefined ? dropTo(uid, gid) : []), "/usr/bin/prlimit", ...rlimits, "--", python, ...jupyterArgs];
+
+    const allowNetwork = who.sandbox && (spec.allowNetwork ?? false);
+    const subnet = opts.local?.egressSubnet ?? DEFAULT_LOCAL_SUBNET;
+    let cmd: string;
+    let args: string[];
+    if (who.sandbox) {
+      let resolv: string | undefined;
+      if (allowNetwork) {
+        await ensureEgressRules({ subnets: [subnet], blocked: opts.local?.blockedNetworks, logger: opts.logger });
+        resolv = path.join(runtimeDir, "resolv.conf");
+        await writeFile(resolv, resolvConf(), { mode: 0o644 });
+      }
+      const sb = sandboxCommand({
+        cgroupProcs: cage.dirs.map((d) => path.join(d, "cgroup.procs")),
+        stage,
+        keep: [spec.workDir, runtimeDir, path.dirname(jupyterDirs.configDir)],
+        tmpMb: limits.tmpMb,
+        shmMb: limits.shmMb,
+        uid: who.uid,
+        gid: who.gid,
+        resolvConf: resolv,
+        waitForGo: allowNetwork,
+        command,
+      });
+      [cmd, args] = [sb.cmd, sb.args];
+      Object.assign(env, sb.env);
+    } else {
+      [cmd, args] = [command[0]!, command.slice(1)];
+    }
 
     this.log.emit(30, "Démarrage de Python…");
     const logFile = path.join(runtimeDir, "server.log");
     const fd = openSync(logFile, "w", 0o600);
     let pid: number;
+    let egress: LocalState["egress"];
     try {
-      const child = spawn(cmd, args, { detached: true, stdio: ["ignore", fd, fd], env: cleanEnv(env), cwd: spec.workDir });
+      const child = spawn(cmd, args, { detached: true, stdio: [allowNetwork ? "pipe" : "ignore", fd, fd], env: cleanEnv(env), cwd: spec.workDir });
       pid = await new Promise<number>((resolve, reject) => {
         child.once("error", reject);
         child.once("spawn", () => resolve(child.pid!));
@@ -156,6 +227,16 @@ export class LocalSpawner implements Spawner {
         this.exitCode = code ?? (sig ? 128 + (constants.signals[sig as keyof typeof constants.signals] ?? 0) : null);
       });
       child.unref();
+      if (allowNetwork) {
+        try {
+          if (!(await waitForOwnNetns(pid)) || !isAlive(pid)) throw new Error("the server died before its network namespace was ready");
+          egress = await attachVeth(pid, subnet, `${opts.instanceId}/${spec.id}`);
+          child.stdin!.end("go\n");
+        } catch (err) {
+          signal(pid, "SIGKILL");
+          throw err;
+        }
+      }
     } catch (err) {
       await destroyCage(cage);
       throw err;
@@ -170,19 +251,24 @@ export class LocalSpawner implements Spawner {
       id: spec.id,
       pid,
       startTime: st?.startTime ?? 0,
-      port,
-      url: `http://127.0.0.1:${port}`,
+      port: 0,
+      url: `unix:${sock}`,
       runtimeDir,
       cage,
+      ...(uid !== undefined ? { uid } : {}),
+      sandbox: who.sandbox ? "namespaces" : "none",
+      ...(egress ? { egress } : {}),
     };
     try {
       await writeFile(path.join(runtimeDir, "state.json"), JSON.stringify(this.state), { mode: 0o600 });
+      this.log.emit(60, "Démarrage de Jupyter…");
+      const s = this.state;
+      await sealSocket(sock, uid, () => isAlive(s.pid, s.startTime));
     } catch (err) {
-      await this.stop(1_000);
+      await this.stop(1_000).catch(() => undefined);
       throw err;
     }
-    opts.logger?.info({ copy: spec.id, pid, port, memoryLimit: cage.mode }, "local Jupyter server started");
-    this.log.emit(60, "Démarrage de Jupyter…");
+    opts.logger?.info({ copy: spec.id, pid, memoryLimit: cage.mode, pids: cage.pids, network: egress ? egress.iface : "none" }, "local Jupyter server started");
     return { url: this.state.url };
   }
 
@@ -207,9 +293,11 @@ export class LocalSpawner implements Spawner {
       for (const p of tree) if (p.startTime !== undefined && isAlive(p.pid, p.startTime)) signal(p.pid, "SIGKILL");
     }
     await destroyCage(cage);
-    await rm(path.join(state.runtimeDir, "state.json"), { force: true });
-    await rm(path.join(state.runtimeDir, "token"), { force: true });
-    await rm(path.join(state.runtimeDir, "home"), { recursive: true, force: true });
+    // Without a cgroup, a double fork escapes the tree; the uid is this copy's alone, so sweep it. This also
+    // ends the namespaces (and the private /tmp with them): they live as long as one of their processes.
+    if (state.uid !== undefined && !cage.dirs.length && process.getuid?.() === 0) await killUid(state.uid);
+    for (const f of ["state.json", "token", "resolv.conf"]) await rm(path.join(state.runtimeDir, f), { force: true });
+    for (const d of ["home", "sock"]) await rm(path.join(state.runtimeDir, d), { recursive: true, force: true });
     if (isAlive(pid, startTime)) throw new Error(`server pid ${pid} is still alive after SIGKILL`);
   }
 
@@ -290,6 +378,7 @@ export async function listLocal(opts: BackendOptions): Promise<ManagedServer[]> 
     if (parent && procEnviron(parent.pid)?.get(SERVER_MARKER) === value) continue;
     if (!readFileSync(`/proc/${p.pid}/cmdline`, "utf8").includes("jupyter")) continue;
     const id = value.slice(marker.length);
+    const uid = procUid(p.pid);
     out.push({
       id,
       backend: "local",
@@ -303,7 +392,9 @@ export async function listLocal(opts: BackendOptions): Promise<ManagedServer[]> 
         port: 0,
         url: "",
         runtimeDir: path.join(root, id),
-        cage: { mode: "none", dirs: [] },
+        // Its cgroups and uid, so that stopping it also empties them (its tree may have escaped by double forks).
+        cage: { mode: "none", dirs: cgroupDirsOf(p.pid, `carnet-${opts.instanceId}`) },
+        ...(uid !== null && uid !== 0 && uid !== process.getuid?.() ? { uid } : {}),
       } satisfies LocalState,
     });
   }

@@ -162,3 +162,27 @@ export async function ensureMode(p: string, mode: number): Promise<void> {
 export function cleanEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
   return vars as unknown as NodeJS.ProcessEnv;
 }
+
+/** Real uid of a process (from /proc/<pid>/status), or null when it is gone. */
+export function procUid(pid: number): number | null {
+  try {
+    const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * SIGKILLs every process whose real uid is `uid` until none is left (or `timeoutMs`): the last sweep of a stop
+ * when there is no cgroup, valid because each copy has a uid of its own. Never for uid 0 or the portal's uid.
+ * Resolves with whether none is left.
+ */
+export async function killUid(uid: number, timeoutMs = 5_000): Promise<boolean> {
+  if (uid === 0 || uid === process.getuid?.()) throw new Error(`refusing to kill every process of uid ${uid}`);
+  return waitUntil(() => {
+    const left = allProcesses().filter((p) => procUid(p.pid) === uid);
+    for (const p of left) signal(p.pid, "SIGKILL");
+    return left.length === 0;
+  }, timeoutMs);
+}

@@ -20,11 +20,23 @@ export interface SpawnSpec {
   cpus: number;
   /** Extra read-only folders (docker only; the local backend ignores them, see docs/spawner.md). */
   readOnlyMounts?: { hostPath: string; containerPath: string }[];
-  /** Docker: the server gets outbound network only when true. Ignored by the local backend. */
+  /**
+   * Outbound Internet for the kernels (default false: no network at all but the server's own loopback).
+   * Even when true, the host's own addresses (127.0.0.1 services, the portal, other servers) stay unreachable.
+   */
   allowNetwork?: boolean;
+  /** Max processes and threads of the server and all its kernels (default 256). */
+  pidsLimit?: number;
+  /** Size of the private /tmp (local: also /var/tmp and /run/lock; HOME lives there too), MiB (default 128). */
+  tmpMb?: number;
+  /** Size of the private /dev/shm, MiB (default 64). */
+  shmMb?: number;
+  /** Largest file a kernel may write (RLIMIT_FSIZE), MiB (default 2048): a backstop under the copy's disk quota. */
+  maxFileMb?: number;
   /**
    * Run as this uid/gid (local backend as root; docker: the container user). The workDir is chowned
-   * to it and made 0700 so one student's code cannot read or write another's folder.
+   * to it and made 0700 so one student's code cannot read or write another's folder. The local backend
+   * requires it (one uid per copy, the portal as root) unless `local.allowSameUser`; never 0.
    */
   uid?: number;
   gid?: number;
@@ -46,8 +58,10 @@ export type PollResult =
 /** One student server, started by a backend. Create it with `createSpawner`. */
 export interface Spawner {
   /**
-   * Starts the server. Resolves once the process/container is started and its address is known
-   * (`http://127.0.0.1:PORT`); does NOT wait for HTTP readiness (use `waitForReady`).
+   * Starts the server. Resolves once the process/container is started and its address is known:
+   * `unix:/absolute/path/jupyter.sock` (a Unix socket only root and the student's uid can open; every helper
+   * of http.ts and kernel-client.ts, and the proxy, accept it) or `http://host:port` (docker "host" network
+   * and bridges); does NOT wait for HTTP readiness (use `waitForReady`).
    * Cleans up after itself if it throws. Starting a spec whose server is still running replaces it.
    */
   start(): Promise<{ url: string }>;
@@ -89,16 +103,29 @@ export interface LocalOptions {
   jupyter?: string;
   /** Default "auto": cgroup v2, then cgroup v1 memory controller, then RLIMIT_AS via prlimit. */
   memoryLimit?: MemoryLimitMode;
+  /**
+   * Run students as the portal's own user when a spec has no uid (a portal that is not root). Off by default:
+   * start() then refuses, because every student's code would run with the portal's rights (its secrets, its
+   * database, every copy). Only for a single trusted user on a laptop.
+   */
+  allowSameUser?: boolean;
+  /** IPv4 block for the veth pairs of servers with allowNetwork, one /30 each (default "10.231.0.0/17"). */
+  egressSubnet?: string;
+  /**
+   * Destinations refused to servers with allowNetwork, besides every address of the host itself (default:
+   * private, shared, link-local and multicast ranges: the site's LAN, cloud metadata). DNS to the host's
+   * nameservers stays allowed.
+   */
+  blockedNetworks?: string[];
 }
 
 /**
- * Docker networking:
- * - "auto": "socket" unless spec.allowNetwork, then "host".
- * - "host": host network, Jupyter bound to 127.0.0.1:<random port>; outbound network NOT blocked.
- * - "socket": no network at all in the container (NetworkMode none); Jupyter listens on a unix socket
- *   in a bind-mounted folder and a detached `socat` on the host forwards 127.0.0.1:<port> to it.
- * - { bridge }: a user-defined network (production: an `--internal` bridge on a dockerd that has
- *   bridges); the URL is the container's address on it. `allowNetworkBridge` is used when allowNetwork.
+ * Docker networking. Jupyter always listens on a Unix socket in a bind-mounted folder (the URL is
+ * `unix:/…`), so the network only decides what the kernels can reach:
+ * - "auto": "socket" unless spec.allowNetwork, then the bridge `egressNetwork` (created if missing).
+ * - "socket": no network at all in the container (NetworkMode none), only its own loopback.
+ * - "host": host network (the kernels reach the host's loopback services: never for students).
+ * - { bridge }: that user-defined network; `allowNetworkBridge` is used when allowNetwork.
  */
 export type DockerNetwork =
   | "auto"
@@ -114,10 +141,16 @@ export interface DockerOptions {
   image?: string;
   /** Default "auto". */
   network?: DockerNetwork;
-  /** Max processes in a container (default 256). */
+  /** Max processes in a container when the spec has no pidsLimit (default 256). */
   pidsLimit?: number;
-  /** Path of socat on the host for the "socket" network (default /usr/bin/socat). */
+  /** Path of socat on the host (only to stop the TCP forwarders of servers started by older versions). */
   socat?: string;
+  /**
+   * "auto" with allowNetwork: the user-defined bridge network used (default "carnet-internet", bridge
+   * interface "carnet-inet", ICC off), created with `egressSubnet` (default "10.231.128.0/17").
+   */
+  egressNetwork?: string;
+  egressSubnet?: string;
 }
 
 /** Options shared by every spawner of one Carnet instance. */

@@ -16,9 +16,26 @@ const spec = z.object({
     .array(z.object({ hostPath: z.string().refine((p) => path.isAbsolute(p)), containerPath: z.string().refine((p) => path.posix.isAbsolute(p)) }))
     .optional(),
   allowNetwork: z.boolean().optional(),
+  pidsLimit: z.number().int().min(16).max(100_000).optional(),
+  tmpMb: z.number().int().min(1).optional(),
+  shmMb: z.number().int().min(1).optional(),
+  maxFileMb: z.number().int().min(1).optional(),
   uid: z.number().int().positive().optional(),
   gid: z.number().int().positive().optional(),
 });
+
+/** Defaults of the optional limits of a SpawnSpec (both backends). */
+export const LIMIT_DEFAULTS = { pidsLimit: 256, tmpMb: 128, shmMb: 64, maxFileMb: 2048 } as const;
+
+/** The spec's limits with their defaults filled in. */
+export function limitsOf(s: SpawnSpec): { pidsLimit: number; tmpMb: number; shmMb: number; maxFileMb: number } {
+  return {
+    pidsLimit: s.pidsLimit ?? LIMIT_DEFAULTS.pidsLimit,
+    tmpMb: s.tmpMb ?? LIMIT_DEFAULTS.tmpMb,
+    shmMb: s.shmMb ?? LIMIT_DEFAULTS.shmMb,
+    maxFileMb: s.maxFileMb ?? LIMIT_DEFAULTS.maxFileMb,
+  };
+}
 
 /** Throws a readable error if the spec is malformed (checked once, in the Spawner's constructor). */
 export function validateSpec(s: SpawnSpec): void {
