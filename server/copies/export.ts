@@ -1,13 +1,14 @@
 /** Exports of the dashboard: CSV for Excel, a zip of the students' folders, one copy's notebook. */
 import path from "node:path";
-import { PassThrough, Readable } from "node:stream";
-import { ZipArchive } from "archiver";
+import { Readable } from "node:stream";
 import type { User } from "../generated/prisma/client";
 import { allCopies, STATE_LABELS, type ListCopiesQuery } from "./list-copies";
 import { copyForViewer } from "./open-copy";
-import { listCopyFiles, openCopyFile, CopyFileError, type OpenedFile } from "../files/copy-files";
+import { listCopyFiles, openCopyFile, CopyFileError } from "../files/copy-files";
+import { zipStream, type ZipEntrySource } from "./zip-writer";
 import { safeFolderName, ZipPaths } from "../uploads/names";
 import { logger } from "../logger";
+import { excelParis } from "../grading/dates";
 
 function csvCell(v: string): string {
   // Formula injection: a cell starting with = + - @ is data, not a formula, for Excel.
@@ -15,13 +16,28 @@ function csvCell(v: string): string {
   return /[";\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-const fmt = (d: Date | null) => (d ? d.toISOString() : "");
+// Paris time, « 12/11/2026 14:05 »: what French Excel reads as a date (ISO strings in UTC stay text there).
+const fmt = (d: Date | null) => excelParis(d);
 
 /** The dashboard table as CSV: UTF-8 with BOM, semicolon-separated (what French Excel expects). */
 export async function copiesCsv(user: User, activityId: string, q: Partial<ListCopiesQuery> = {}) {
   const { activity, items } = await allCopies(user, activityId, q);
-  const header = ["Élève", "Identifiant", "Classe", "Copie créée le", "Dernier enregistrement", "État", "Version"];
-  const lines = [header, ...items.map((c) => [c.student.name, c.student.username, c.student.class ?? "", fmt(c.createdAt), fmt(c.lastSavedAt), STATE_LABELS[c.state] ?? c.state, String(c.versionNumber)])];
+  const header = ["Élève", "Identifiant", "Classe", "Copie créée le", "Dernier enregistrement", "État", "Rendue le", "Évaluation", "Appréciation", "Version"];
+  const lines = [
+    header,
+    ...items.map((c) => [
+      c.student.name,
+      c.student.username,
+      c.student.class ?? "",
+      fmt(c.createdAt),
+      fmt(c.lastSavedAt),
+      STATE_LABELS[c.state] ?? c.state,
+      fmt(c.grading.submittedAt),
+      c.grading.evaluation,
+      c.grading.appreciation,
+      String(c.versionNumber),
+    ]),
+  ];
   const body = "\uFEFF" + lines.map((l) => l.map(csvCell).join(";")).join("\r\n") + "\r\n";
   return { activity, body, fileName: `${downloadBaseName(activity.title)} - copies.csv` };
 }
@@ -42,30 +58,15 @@ const MAX_FILES_PER_COPY = 10_000;
 
 /**
  * Streams a zip with one folder per student (their name, made safe and unique), holding the notebook and annexes
- * as the student has them. Returns a web ReadableStream; nothing is buffered whole in memory. Every file is read
- * through server/files/copy-files.ts (no link followed, regular files only, each capped at the size it had when
- * opened); entry names are made safe per segment (`ZipPaths`) so that nothing leaves the student's folder when the
- * zip is unpacked, on Windows too. A file that cannot be read safely is left out and logged.
+ * as the student has them. Returns a web ReadableStream; nothing is buffered whole in memory (zip-writer.ts reads and
+ * deflates a few files ahead, in parallel, within a byte budget). Every file is read through
+ * server/files/copy-files.ts (no link followed, regular files only, each capped at the size it had when opened);
+ * entry names are made safe per segment (`ZipPaths`) so that nothing leaves the student's folder when the zip is
+ * unpacked, on Windows too. A file that cannot be read safely is left out and logged.
  */
 export async function copiesZip(user: User, activityId: string, q: Partial<ListCopiesQuery> = {}) {
   const { activity, items } = await allCopies(user, activityId, q);
-  const zip = new ZipArchive({ zlib: { level: 6 } });
-  const out = new PassThrough();
-  zip.on("warning", (err: Error) => logger.warn({ err }, "zip warning"));
-  zip.on("error", (err: Error) => out.destroy(err));
-  zip.pipe(out);
-  // One entry at a time: the next file is opened only when the previous one is in the zip (bounded descriptors).
-  const add = (source: Readable | Buffer, name: string, date: Date) =>
-    new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      zip.once("error", onError);
-      zip.once("entry", () => {
-        zip.off("error", onError);
-        resolve();
-      });
-      zip.append(source, { name, date });
-    });
-  (async () => {
+  async function* entries(): AsyncGenerator<ZipEntrySource> {
     const taken = new Set<string>();
     for (const c of items) {
       const label = c.student.class ? `${c.student.name} (${c.student.class})` : c.student.name;
@@ -73,23 +74,24 @@ export async function copiesZip(user: User, activityId: string, q: Partial<ListC
       const names = new ZipPaths(folder);
       const { files, truncated } = await listCopyFiles(c.id, { maxFiles: MAX_FILES_PER_COPY });
       for (const f of files) {
-        let opened: OpenedFile;
-        try {
-          opened = await openCopyFile(c.id, f.path);
-        } catch (err) {
-          if (!(err instanceof CopyFileError)) throw err;
-          logger.warn({ copyId: c.id, problem: err.problem }, "zip: a file of the copy was left out");
-          continue;
-        }
-        await add(opened.nodeStream(), names.entryName(f.path.split("/")), opened.mtime);
+        yield {
+          name: names.entryName(f.path.split("/")),
+          open: () =>
+            openCopyFile(c.id, f.path).catch((err: unknown) => {
+              if (!(err instanceof CopyFileError)) throw err;
+              logger.warn({ copyId: c.id, problem: err.problem }, "zip: a file of the copy was left out");
+              return null;
+            }),
+        };
       }
       if (truncated) {
         const note = `Cette copie contient plus de ${MAX_FILES_PER_COPY} fichiers : seuls les ${MAX_FILES_PER_COPY} premiers sont dans ce zip.\r\n`;
-        await add(Buffer.from(note, "utf8"), names.entryName(["_copie incomplète.txt"]), new Date());
+        yield { name: names.entryName(["_copie incomplète.txt"]), open: async () => Buffer.from(note, "utf8"), date: new Date() };
       }
     }
-    await zip.finalize();
-  })().catch((err) => out.destroy(err));
+  }
+  const out = zipStream(entries());
+  out.on("error", (err: Error) => logger.warn({ err }, "zip stopped"));
   return {
     activity,
     count: items.length,
