@@ -19,12 +19,12 @@ async function fileOf(p: string): Promise<ZipFile & { closed: () => boolean }> {
   const fh = await fs.promises.open(p, "r");
   const st = await fh.stat();
   let closed = false;
-  fh.on("close", () => (closed = true));
   return {
     size: st.size,
     mtime: st.mtime,
-    nodeStream: () => fh.createReadStream({ start: 0, end: Math.max(0, st.size - 1), autoClose: true }),
+    nodeStream: () => fh.createReadStream({ start: 0, end: Math.max(0, st.size - 1), autoClose: true }).on("close", () => (closed = true)),
     close: async () => {
+      closed = true;
       await fh.close().catch(() => undefined);
     },
     closed: () => closed,
