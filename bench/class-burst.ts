@@ -27,9 +27,10 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { chromium, type Browser, type Page } from "@playwright/test";
 import { startStack, type Stack } from "../e2e/stack";
+import { nextPollDelay } from "../components/copies/poll-delay";
 import { serverIdOf } from "../server/servers/server-id";
 import { createActivity, KernelSocket, loopFetch, notebookBytes, PASSWORD, serverApi, teardown } from "../server/servers/live-test-helpers";
-import { CHROMIUM_ARGS, hubWhyNot, machineCpuSeconds, median, percentile, rssTreeMb, signedInPage, startHub, treeOf, usable, type Hub } from "./support";
+import { CHROMIUM_ARGS, hubWhyNot, machineCpuSeconds, median, percentile, rssTreeMb, rssUnionMb, signedInPage, startHub, treeOf, usable, type Hub } from "./support";
 
 const { values: args } = parseArgs({
   options: {
@@ -165,9 +166,6 @@ async function sessionAndOnePlusOne(base: string, notebookPath: string, auth: Re
   }
 }
 
-/** What the copy page does (components/copies/LiveServerPanel.tsx): GET every 0.2 s twenty times, then every second. */
-const pagePollDelay = (i: number) => (i < 20 ? 200 : 1000);
-
 async function carnetApiStudent(stack: Stack, code: string, pat: string, username: string, t0: number) {
   const auth = { authorization: `Bearer ${pat}` };
   const opened = await fetch(`${stack.url}/api/v1/open/${code}`, { method: "POST", headers: auth });
@@ -177,8 +175,9 @@ async function carnetApiStudent(stack: Stack, code: string, pat: string, usernam
   if (post.status !== 200 && post.status !== 202) throw new Error(`POST server: ${post.status} ${await post.text()}`);
   let s = (await post.json()) as CarnetStatus;
   let place = s.queue?.position;
-  for (let i = 0; s.status !== "running"; i++) {
-    await sleep(pagePollDelay(i));
+  // At the copy page's own pace (components/copies/LiveServerPanel.tsx).
+  for (let sinceTurn = 0; s.status !== "running"; sinceTurn = s.queue ? 0 : sinceTurn + 1) {
+    await sleep(nextPollDelay(s.queue, sinceTurn));
     const r = await fetch(serverApi(stack, copyId), { headers: auth });
     if (!r.ok) throw new Error(`GET server: ${r.status}`);
     s = (await r.json()) as CarnetStatus;
@@ -243,7 +242,7 @@ async function carnetColumn(browser: Browser, backend: "local" | "docker"): Prom
     }
     const run = JSON.parse(fs.readFileSync(path.join(st.dataDir, "run", "portal.json"), "utf8")) as { pid: number; nextPid: number; proxyPid: number };
     // The supervisor's tree is Next.js, the proxy and (local backend) the students' servers: those are counted apart.
-    col.platformMb = rssTreeMb(run.pid, serverTrees);
+    col.platformMb = rssUnionMb([run.pid, run.nextPid, run.proxyPid], serverTrees);
   } catch (err) {
     col.why = `failed: ${(err as Error).message.split("\n")[0]}`;
     if (stack) {
@@ -338,11 +337,15 @@ async function hubColumn(browser: Browser): Promise<Column> {
     col.samples = samples;
     col.cpuPerStudentS = cpuS / N;
     col.wallS = wallS;
+    const serverTrees = new Set<number>();
     for (const s of samples) {
       const pid = Number.isFinite(s.total) ? h.serverPid(s.username) : null;
-      if (pid) col.serverMb.push(rssTreeMb(pid));
+      if (!pid) continue;
+      for (const p of treeOf(pid)) serverTrees.add(p);
+      col.serverMb.push(rssTreeMb(pid));
     }
-    col.platformMb = h.platformPids().reduce((n, pid) => n + rssTreeMb(pid), 0);
+    // The single-user servers are the hub's children: counted apart.
+    col.platformMb = rssUnionMb(h.platformPids(), serverTrees);
   } catch (err) {
     col.why = `failed: ${(err as Error).message.split("\n")[0]}`;
     if (hub) fs.writeFileSync("/tmp/carnet-burst-hub.log", hub.logs());

@@ -74,6 +74,8 @@ const fields = z.object({
   CARNET_SERVER_MEMORY_MB: z.coerce.number().int().positive().default(1024),
   CARNET_SERVER_CPUS: positive.default(1),
   CARNET_START_TIMEOUT_S: positive.default(60),
+  /** Server starts run at once at most (the others wait their turn, first come first served); default: the cores. */
+  CARNET_START_CONCURRENCY: z.coerce.number().int().positive().optional(),
   CARNET_RECONCILE_INTERVAL_S: positive.default(30),
   /** History of copies (docs/history.md): how often running copies are looked at for new saves. */
   CARNET_HISTORY_INTERVAL_S: positive.default(30),

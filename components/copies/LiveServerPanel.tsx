@@ -5,6 +5,7 @@
  * Failures show a clear message and a retry button; a full class says so.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
+import { nextPollDelay } from "./poll-delay";
 
 export interface LiveServerPanelProps {
   copyId: string;
@@ -24,6 +25,8 @@ type Status = {
   /** Something to know about the running server (a kernel was killed for memory). */
   notice?: string | null;
   memoryMb?: number | null;
+  /** Waiting for its turn to start (the class arrives at once): place in line, 1 = next. */
+  queue?: { position: number; etaS: number | null } | null;
 };
 
 type View =
@@ -41,6 +44,7 @@ export function LiveServerPanel({ copyId, isOwner }: LiveServerPanelProps) {
   const api = `/api/v1/copies/${encodeURIComponent(copyId)}/server`;
 
   const follow = useCallback(async () => {
+    let sinceTurn = 0;
     for (let i = 0; i < 600; i++) {
       const res = await fetch(api, { cache: "no-store" }).catch(() => null);
       if (!res) {
@@ -64,8 +68,9 @@ export function LiveServerPanel({ copyId, isOwner }: LiveServerPanelProps) {
         return;
       }
       setView({ kind: "starting", progress: Math.max(5, s.progress), message: s.message ?? "Préparation de votre espace…" });
-      // A server is ready in about a second: poll briskly at first, then gently.
-      await new Promise((r) => setTimeout(r, i < 20 ? 200 : 1000));
+      // A server is ready in about a second once its turn comes: poll briskly then, gently while far in the queue.
+      sinceTurn = s.queue ? 0 : sinceTurn + 1;
+      await new Promise((r) => setTimeout(r, nextPollDelay(s.queue, sinceTurn)));
     }
     setView({ kind: "error", message: "Le serveur met trop de temps à démarrer. Réessayez." });
   }, [api]);

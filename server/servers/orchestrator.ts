@@ -20,6 +20,7 @@ import { registerServerStopper } from "./hooks";
 import { assertMayStartServer } from "../grading/server-access";
 import { serverUsage } from "./usage";
 import { serverIdOf } from "./server-id";
+import { queueMessage, startQueue } from "./start-queue";
 import { diskUsage, MiB } from "./disk-usage";
 import { blockedFolder, blockedMessage } from "../data-dir";
 import type { User } from "../generated/prisma/client";
@@ -113,9 +114,13 @@ export async function ensureServer(user: User, copyId: string): Promise<{ status
   const token = created;
   const entry: Live = { progress: { progress: 0, message: "Préparation de votre espace…" } };
   live.set(copy.id, entry);
-  entry.starting = startInBackground(copy, token, entry).finally(() => {
-    entry.starting = undefined;
-  });
+  // First come, first served, a few at a time (start-queue.ts); the start's own timeout counts from its turn.
+  entry.starting = startQueue(env().CARNET_START_CONCURRENCY)
+    .run(copy.id, () => startInBackground(copy, token, entry))
+    .catch(() => undefined) // taken out of the queue by stopServer, which removes the row
+    .finally(() => {
+      entry.starting = undefined;
+    });
   return { status: "starting", url };
 }
 
@@ -290,12 +295,16 @@ export async function serverStatus(user: User, copyId: string) {
   const l = live.get(copy.id);
   const row = copy.server;
   const status: ServerStatus = l?.starting ? "starting" : ((row?.status as ServerStatus | undefined) ?? "stopped");
+  const queued = status === "starting" ? startQueue(env().CARNET_START_CONCURRENCY).place(copy.id) : null;
+  const waiting = queued && queued.place > 0 ? queued : null;
   const usage = row?.status === "running" ? await serverUsage(row.backend, row.state) : null;
   return {
     status,
     url: notebookUrl(copy.id, copy.notebookPath),
     progress: status === "running" ? 100 : status === "starting" ? (l?.progress.progress ?? 0) : 0,
-    message: status === "starting" ? (l?.progress.message ?? "Préparation de votre espace…") : null,
+    message: status === "starting" ? (waiting ? queueMessage(waiting) : (l?.progress.message ?? "Préparation de votre espace…")) : null,
+    /** Waiting for its turn to start: the place in line (1 = next) and about how many seconds. */
+    queue: waiting ? { position: waiting.place, etaS: waiting.etaS } : null,
     // The quota flag is in the database: any portal process (and a restarted one) tells the student.
     error: status === "stopped" ? (l?.error ?? (copy.overQuotaAt ? quotaStoppedNotice(copy.diskMb) : null)) : null,
     startedAt: row?.startedAt ?? null,
@@ -325,7 +334,10 @@ export async function stopServerFor(user: User, copyId: string): Promise<void> {
 /** Stops a copy's server: route first, then the server, then the row. Stopping what is not running succeeds. */
 export async function stopServer(copyId: string, reason = "stopped"): Promise<void> {
   const l = live.get(copyId);
-  if (l?.starting) await l.starting.catch(() => undefined);
+  if (l?.starting) {
+    startQueue(env().CARNET_START_CONCURRENCY).cancel(copyId); // still waiting for its turn: it never starts
+    await l.starting.catch(() => undefined);
+  }
   await cleanup(copyId, reason);
 }
 
