@@ -30,7 +30,7 @@ import { startStack, type Stack } from "../e2e/stack";
 import { nextPollDelay } from "../components/copies/poll-delay";
 import { serverIdOf } from "../server/servers/server-id";
 import { createActivity, KernelSocket, loopFetch, notebookBytes, PASSWORD, serverApi, teardown } from "../server/servers/live-test-helpers";
-import { CHROMIUM_ARGS, hubWhyNot, machineCpuSeconds, median, percentile, rssTreeMb, rssUnionMb, signedInPage, startHub, treeOf, usable, type Hub } from "./support";
+import { CHROMIUM_ARGS, hubWhyNot, machineCpuSeconds, processCpuSeconds, median, percentile, rssTreeMb, rssUnionMb, signedInPage, startHub, treeOf, usable, type Hub } from "./support";
 
 const { values: args } = parseArgs({
   options: {
@@ -68,6 +68,8 @@ interface Column {
   serverMb: number[];
   platformMb?: number;
   cpuPerStudentS?: number;
+  /** CPU time of the platform's own processes (portal + proxy, or hub + proxy) during the burst / N. */
+  platformCpuPerStudentS?: number;
   /** The last arrival to the last 1+1: how long the class waited for its last student. */
   wallS?: number;
   why?: string;
@@ -90,9 +92,14 @@ function arrivals(): { offsetMs: number; kind: Kind }[] {
 }
 
 /** Runs every student at their arrival; returns the samples and the machine's CPU seconds spent meanwhile. */
-async function burst(run: (i: number, kind: Kind) => Promise<Omit<Sample, "total" | "kind" | "username"> & { username: string }>): Promise<{ samples: Sample[]; cpuS: number; wallS: number }> {
+async function burst(
+  run: (i: number, kind: Kind) => Promise<Omit<Sample, "total" | "kind" | "username"> & { username: string }>,
+  platformPids: () => number[],
+): Promise<{ samples: Sample[]; cpuS: number; platformCpuS: number; wallS: number }> {
   const plan = arrivals();
+  const pids = platformPids();
   const cpu0 = machineCpuSeconds();
+  const pcpu0 = processCpuSeconds(pids);
   const t0 = performance.now() + 200;
   let lastArrival = t0;
   const samples = await Promise.all(
@@ -108,7 +115,7 @@ async function burst(run: (i: number, kind: Kind) => Promise<Omit<Sample, "total
       }
     }),
   );
-  return { samples, cpuS: machineCpuSeconds() - cpu0, wallS: seconds(lastArrival) };
+  return { samples, cpuS: machineCpuSeconds() - cpu0, platformCpuS: processCpuSeconds(pids) - pcpu0, wallS: seconds(lastArrival) };
 }
 
 /** `./carnet <argv>` through the running portal's internal endpoint (what the CLI does, without a process each). */
@@ -220,16 +227,19 @@ async function carnetColumn(browser: Browser, backend: "local" | "docker"): Prom
     });
     for (const [i, a] of plan.entries()) if (a.kind === "browser") pages[i] = await signedInPage(browser, `${st.url}/connexion`, `eleve${i}`, true);
     const nbUrl = /\/nb\/[^/]+\/notebooks\/.+\.ipynb$/;
-    const { samples, cpuS, wallS } = await burst(async (i, kind) => {
+    const runFile = path.join(st.dataDir, "run", "portal.json");
+    const run = () => JSON.parse(fs.readFileSync(runFile, "utf8")) as { pid: number; nextPid: number; proxyPid: number };
+    const { samples, cpuS, platformCpuS, wallS } = await burst(async (i, kind) => {
       const t0 = performance.now();
       if (kind === "api") return carnetApiStudent(st, activity.code, pats[i]!, `eleve${i}`, t0);
       const page = pages[i]!;
       await page.goto(activity.shareUrl);
       await usable(page, nbUrl, STUDENT_TIMEOUT_MS);
       return { username: `eleve${i}`, copyId: new URL(page.url()).pathname.split("/")[2]! };
-    });
+    }, () => [run().pid, run().nextPid, run().proxyPid]);
     col.samples = samples;
     col.cpuPerStudentS = cpuS / N;
+    col.platformCpuPerStudentS = platformCpuS / N;
     col.wallS = wallS;
     // Memory once everyone is in (every server has its kernel).
     const serverTrees = new Set<number>();
@@ -240,9 +250,9 @@ async function carnetColumn(browser: Browser, backend: "local" | "docker"): Prom
       for (const p of treeOf(pid)) serverTrees.add(p);
       col.serverMb.push(rssTreeMb(pid));
     }
-    const run = JSON.parse(fs.readFileSync(path.join(st.dataDir, "run", "portal.json"), "utf8")) as { pid: number; nextPid: number; proxyPid: number };
+    const r = run();
     // The supervisor's tree is Next.js, the proxy and (local backend) the students' servers: those are counted apart.
-    col.platformMb = rssUnionMb([run.pid, run.nextPid, run.proxyPid], serverTrees);
+    col.platformMb = rssUnionMb([r.pid, r.nextPid, r.proxyPid], serverTrees);
   } catch (err) {
     col.why = `failed: ${(err as Error).message.split("\n")[0]}`;
     if (stack) {
@@ -326,16 +336,17 @@ async function hubColumn(browser: Browser): Promise<Column> {
     // Signed in without spawning (next=/hub/home), so that the start is measured from the link.
     for (const [i, a] of plan.entries()) if (a.kind === "browser") pages[i] = await signedInPage(browser, `${h.url}/hub/login?next=%2Fhub%2Fhome`, names[i]!, false);
     const nbUrl = new RegExp(`/user/[^/]+/notebooks/${NB_NAME.replace(".", "\\.")}$`);
-    const { samples, cpuS, wallS } = await burst(async (i, kind) => {
+    const { samples, cpuS, platformCpuS, wallS } = await burst(async (i, kind) => {
       const t0 = performance.now();
       if (kind === "api") return hubApiStudent(h, names[i]!, tokens[i]!, t0);
       const page = pages[i]!;
       await page.goto(`${h.url}/user/${names[i]}/notebooks/${NB_NAME}`);
       await usable(page, nbUrl, STUDENT_TIMEOUT_MS);
       return { username: names[i]! };
-    });
+    }, () => h.platformPids());
     col.samples = samples;
     col.cpuPerStudentS = cpuS / N;
+    col.platformCpuPerStudentS = platformCpuS / N;
     col.wallS = wallS;
     const serverTrees = new Set<number>();
     for (const s of samples) {
@@ -374,9 +385,9 @@ function printTable(cols: Column[], round: number) {
   const r = ref ? stat(ref) : undefined;
   console.log(`\nRound ${round}: ${N} students open the same share link within one second (${K} in Chromium, the others by API), to 1+1 answered through the proxy`);
   console.log(`machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.release()}, load ${os.loadavg()[0]!.toFixed(1)}, ${new Date().toISOString().slice(0, 16)}Z\n`);
-  const head = ["", "ok", "median", "p95", "max", "Chromium (each)", "per server*", "platform**", "CPU/student***"];
+  const head = ["", "ok", "median", "p95", "max", "Chromium (each)", "per server*", "platform**", "CPU/student***", "platform CPU/student"];
   const lines = cols.map((c) => {
-    if (c.why && !c.samples.length) return [c.name, `not measured: ${c.why}`, "", "", "", "", "", "", ""];
+    if (c.why && !c.samples.length) return [c.name, `not measured: ${c.why}`, "", "", "", "", "", "", "", ""];
     const s = stat(c);
     const isRef = c === ref;
     return [
@@ -389,6 +400,7 @@ function printTable(cols: Column[], round: number) {
       fmt(s.mem, "MiB", 0) + (isRef ? "" : ratio(s.mem, r?.mem)),
       fmt(c.platformMb, "MiB", 0) + (isRef ? "" : ratio(c.platformMb, ref?.platformMb)),
       fmt(c.cpuPerStudentS, "s", 2) + (isRef ? "" : ratio(c.cpuPerStudentS, ref?.cpuPerStudentS)),
+      fmt(c.platformCpuPerStudentS, "s", 2) + (isRef ? "" : ratio(c.platformCpuPerStudentS, ref?.platformCpuPerStudentS)),
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
@@ -398,7 +410,8 @@ function printTable(cols: Column[], round: number) {
   for (const l of lines) pr(l);
   console.log(
     "\n* resident memory (ps RSS) of one student's server with its kernel, median. ** Carnet: supervisor + Next.js (PGlite in it) + proxy;" +
-      " JupyterHub: hub + configurable-http-proxy. *** the machine's CPU time during the burst / N (Chromium and the bench included). Ratios are to JupyterHub (lower is better).",
+      " JupyterHub: hub + configurable-http-proxy. *** the machine's CPU time during the burst / N (Chromium and the bench included);" +
+      " platform CPU: the same processes as ** (and the short-lived children they waited for, such as du). Ratios are to JupyterHub (lower is better).",
   );
   for (const c of cols) {
     if (!c.samples.length) continue;

@@ -89,11 +89,35 @@ export function rssTreeMb(pid: number, exclude: ReadonlySet<number> = new Set())
   return rows.filter(([p]) => tree.has(p) && !exclude.has(p)).reduce((n, [, , rss]) => n + rss, 0) / 1024;
 }
 
+/** Resident memory of the processes `roots` and their descendants, each counted once, minus `exclude`. */
+export function rssUnionMb(roots: number[], exclude: ReadonlySet<number> = new Set()): number {
+  const rows = processTable();
+  const all = new Set<number>();
+  for (const r of roots) for (const p of treeOf(r, rows)) if (!exclude.has(p)) all.add(p);
+  return rows.filter(([p]) => all.has(p)).reduce((n, [, , rss]) => n + rss, 0) / 1024;
+}
+
 /** CPU seconds the whole machine spent (user + system + …, not idle or iowait) since boot, from /proc/stat. */
 export function machineCpuSeconds(): number {
   const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
   return (user + nice + system + irq + softirq + steal) / clockTicks();
+}
+
+/** CPU seconds of processes (user + system, and their children waited for), from /proc/<pid>/stat; gone ones count 0. */
+export function processCpuSeconds(pids: number[]): number {
+  let t = 0;
+  for (const pid of pids) {
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const rest = f.slice(f.lastIndexOf(")") + 2).split(" ").map(Number);
+      // fields 14-17 of stat(5): utime stime cutime cstime (rest[0] is field 3)
+      t += rest[11]! + rest[12]! + rest[13]! + rest[14]!;
+    } catch {
+      /* exited */
+    }
+  }
+  return t / clockTicks();
 }
 
 let ticks: number | undefined;
