@@ -91,7 +91,8 @@ function compressIpv6(groups: number[]): string {
  * entry (a request that did not come through the proxy).
  */
 export function clientAddress(source: HasHeaders): string {
-  const headers = "headers" in source ? source.headers : source;
+  // Test for get() first: Next's headers() object is a Proxy that answers `in` for any name.
+  const headers = "get" in source && typeof source.get === "function" ? source : (source as { headers: { get(name: string): string | null } }).headers;
   const hops = (headers.get("x-forwarded-for") ?? "").split(",");
   const block = trustedProxies();
   let chosen = "unknown";

@@ -16,6 +16,7 @@ import { authenticateLocal, createUser, SIGN_IN_ADDRESS_FAILURES, SIGN_IN_BACKOF
 import { createClassCode, randomCode, redeemClassCode, REDEEM_FAILURES_PER_CODE, REDEEM_UNKNOWN_PER_ADDRESS } from "../class-codes";
 import { isAppError, type AppError } from "../errors";
 import { ConfigError, parseEnv } from "../env";
+import { HeadersAdapter } from "next/dist/server/web/spec-extension/adapters/headers";
 import { startStack, type Stack } from "../../e2e/stack";
 
 const PASSWORD = "cahier-de-maths-2026";
@@ -53,6 +54,9 @@ describe.each(dbKinds)("rate limits on %s", (kind) => {
         expect(clientAddress(xff(forged, "198.51.100.9"))).toBe("198.51.100.9");
       expect(clientAddress(new Headers())).toBe("unknown");
       expect(clientAddress({ headers: xff("::ffff:198.51.100.9") })).toBe("198.51.100.9");
+      // What next/headers' headers() gives server actions (a Proxy that claims every property name).
+      const sealed = HeadersAdapter.seal(HeadersAdapter.from({ "x-forwarded-for": "6.6.6.6, 198.51.100.10" }));
+      expect(clientAddress(sealed)).toBe("198.51.100.10");
     });
 
     it("walks back through trusted reverse proxies only, and stops at the first untrusted hop", () => {
