@@ -32,7 +32,10 @@ export async function signInAction(_prev: SignInState, data: FormData): Promise<
     // A successful sign-in ends with a redirect, which Next.js implements by throwing: let it through.
     if (!(e instanceof AuthError)) throw e;
     if (e instanceof CredentialsSignin && e.code === "rate_limited")
-      return { error: "Trop de tentatives de connexion pour ce compte. Patientez quelques minutes avant de réessayer.", username };
+      return {
+        error: "Trop de tentatives de connexion pour ce compte depuis ce réseau. Patientez quelques minutes (15 au plus) avant de réessayer, ou connectez-vous depuis un autre réseau.",
+        username,
+      };
     if (e.type === "CredentialsSignin") return { error: "Identifiant ou mot de passe incorrect.", username };
     return { error: "La connexion a échoué à cause d'une erreur du serveur. Réessayez dans un instant.", username };
   }

@@ -34,7 +34,9 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
       ) : null}
       {sp.error === "CredentialsSignin" ? (
         <Alert tone="error" className="mb-4">
-          Identifiant ou mot de passe incorrect.
+          {sp.code === "rate_limited"
+            ? "Trop de tentatives de connexion pour ce compte depuis ce réseau. Patientez quelques minutes (15 au plus) avant de réessayer."
+            : "Identifiant ou mot de passe incorrect."}
         </Alert>
       ) : null}
       <Card className="space-y-6">
