@@ -42,6 +42,34 @@ if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:
     # Refuse to serve rather than serve unprotected (an exception here would only be logged).
     os.write(2, b"carnet: prctl(PR_SET_DUMPABLE, 0) failed: refusing to start\n")
     os._exit(70)
+
+# Start-up cost (docs/operations.md, "Where a start's CPU goes"). nbclassic and jupyter_client look for the
+# legacy ~/.ipython/nbextensions and ~/.ipython/kernels folders, which imports all of IPython into the server
+# (about 85 ms of CPU, a quarter of a start) for folders in the student's home that Carnet never uses. Both
+# look-ups are written to do without IPython when it cannot be imported: for them, and only them, it cannot
+# (anything else in the server, such as nbconvert's highlighting, still imports it).
+import sys
+
+
+class _NoLegacyIPythonPaths:
+    callers = frozenset({"nbclassic.notebookapp", "nbclassic.traits", "jupyter_client.kernelspec"})
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "IPython" or "IPython" in sys.modules:
+            return None
+        f = sys._getframe(1)
+        while f is not None and f.f_globals.get("__name__", "").startswith(("importlib", "_frozen_importlib")):
+            f = f.f_back
+        if f is not None and f.f_globals.get("__name__") in self.callers:
+            raise ImportError("carnet: IPython is not imported by the server for legacy ~/.ipython paths")
+        return None
+
+
+sys.meta_path.insert(0, _NoLegacyIPythonPaths())
+
+# The launcher sets SETUPTOOLS_USE_DISTUTILS=stdlib so that the server's own import of distutils (notebook.utils)
+# does not pull in setuptools and pkg_resources (about 90 ms of CPU); the student's kernels get the usual one.
+os.environ.pop("SETUPTOOLS_USE_DISTUTILS", None)
 `,
   "jupyter_notebook_config.py": String.raw`# Carnet's configuration for Debian's notebook 6 (the fallback when nbclassic is missing): the same choices
 # as jupyter_server_config.py, under NotebookApp. Root-owned and read-only like it.
