@@ -2,7 +2,8 @@
  * A class at the same second: `npx tsx bench/class-burst.ts [--students 35] [--browsers 3] [--only local,docker,hub]
  * [--rounds 1]` (root; a production build, CARNET_NEXT_DIST_DIR honoured; DOCKER_HOST or the private engine of
  * scripts/docker-engine.sh for the docker column; jupyterhub + configurable-http-proxy 5.3 for the peer). Heavy: run it
- * under `flock /tmp/carnet-heavy.lock`. Not a test: it prints a table.
+ * under `flock /tmp/carnet-heavy.lock`. Not a test: it prints a table. `--only` also takes `local-noqueue` and
+ * `docker-noqueue`: every start at once (CARNET_START_CONCURRENCY above N), as before the start queue.
  *
  * N students (already signed in, accounts made beforehand) open the same share link, their arrivals spread evenly over
  * one second, and each is timed from its own arrival to a usable notebook: the kernel answers `1+1` through the proxy.
@@ -198,9 +199,19 @@ async function carnetApiStudent(stack: Stack, code: string, pat: string, usernam
   return { username, copyId, running, ...(place ? { place } : {}) };
 }
 
-async function carnetColumn(browser: Browser, backend: "local" | "docker"): Promise<Column> {
-  const col: Column = { name: `Carnet ${backend}`, samples: [], serverMb: [] };
-  const env: Record<string, string> = { CARNET_SPAWNER: backend, LOG_LEVEL: "warn", CARNET_MAX_SERVERS: String(N + 20) };
+/**
+ * One Carnet column. `noQueue`: every start at once (CARNET_START_CONCURRENCY above the class size), as before the
+ * start queue, to compare in the same run.
+ */
+async function carnetColumn(browser: Browser, backend: "local" | "docker", noQueue = false): Promise<Column> {
+  const col: Column = { name: `Carnet ${backend}${noQueue ? ", no queue" : ""}`, samples: [], serverMb: [] };
+  const env: Record<string, string> = {
+    CARNET_SPAWNER: backend,
+    LOG_LEVEL: "warn",
+    CARNET_MAX_SERVERS: String(N + 20),
+    CARNET_START_TIMEOUT_S: "180",
+    ...(noQueue ? { CARNET_START_CONCURRENCY: String(N + 20) } : {}),
+  };
   if (backend === "docker") {
     let host = process.env.DOCKER_HOST;
     try {
@@ -241,6 +252,10 @@ async function carnetColumn(browser: Browser, backend: "local" | "docker"): Prom
     col.cpuPerStudentS = cpuS / N;
     col.platformCpuPerStudentS = platformCpuS / N;
     col.wallS = wallS;
+    if (samples.some((x) => x.error)) {
+      fs.writeFileSync(`/tmp/carnet-burst-${backend}.log`, st.logs());
+      col.why = `some students failed (portal log in /tmp/carnet-burst-${backend}.log)`;
+    }
     // Memory once everyone is in (every server has its kernel).
     const serverTrees = new Set<number>();
     for (const s of samples) {
@@ -438,9 +453,11 @@ async function main() {
       const cols: Column[] = [];
       for (const c of order) {
         if (c === "local" || c === "docker") cols.push(await carnetColumn(browser, c));
+        else if (c === "local-noqueue" || c === "docker-noqueue") cols.push(await carnetColumn(browser, c === "local-noqueue" ? "local" : "docker", true));
         else if (c === "hub") cols.push(await hubColumn(browser));
       }
-      cols.sort((a, b) => only.indexOf(a.name.includes("Hub") ? "hub" : a.name.split(" ")[1]!) - only.indexOf(b.name.includes("Hub") ? "hub" : b.name.split(" ")[1]!));
+      const key = (c: Column) => (c.name.includes("Hub") ? "hub" : `${c.name.split(" ")[1]!.replace(",", "")}${c.name.includes("no queue") ? "-noqueue" : ""}`);
+      cols.sort((a, b) => only.indexOf(key(a)) - only.indexOf(key(b)));
       printTable(cols, round);
     }
   } finally {
