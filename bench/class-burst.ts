@@ -3,7 +3,8 @@
  * [--rounds 1]` (root; a production build, CARNET_NEXT_DIST_DIR honoured; DOCKER_HOST or the private engine of
  * scripts/docker-engine.sh for the docker column; jupyterhub + configurable-http-proxy 5.3 for the peer). Heavy: run it
  * under `flock /tmp/carnet-heavy.lock`. Not a test: it prints a table. `--only` also takes `local-noqueue` and
- * `docker-noqueue`: every start at once (CARNET_START_CONCURRENCY above N), as before the start queue.
+ * `docker-noqueue`: every start at once (CARNET_START_CONCURRENCY above N), as before the start queue; and
+ * `local@3` (CARNET_START_CONCURRENCY=3) to try other sizes of the queue.
  *
  * N students (already signed in, accounts made beforehand) open the same share link, their arrivals spread evenly over
  * one second, and each is timed from its own arrival to a usable notebook: the kernel answers `1+1` through the proxy.
@@ -203,14 +204,14 @@ async function carnetApiStudent(stack: Stack, code: string, pat: string, usernam
  * One Carnet column. `noQueue`: every start at once (CARNET_START_CONCURRENCY above the class size), as before the
  * start queue, to compare in the same run.
  */
-async function carnetColumn(browser: Browser, backend: "local" | "docker", noQueue = false): Promise<Column> {
-  const col: Column = { name: `Carnet ${backend}${noQueue ? ", no queue" : ""}`, samples: [], serverMb: [] };
+async function carnetColumn(browser: Browser, backend: "local" | "docker", noQueue = false, concurrency?: number): Promise<Column> {
+  const col: Column = { name: `Carnet ${backend}${noQueue ? ", no queue" : concurrency ? `, ${concurrency} at a time` : ""}`, samples: [], serverMb: [] };
   const env: Record<string, string> = {
     CARNET_SPAWNER: backend,
     LOG_LEVEL: "warn",
     CARNET_MAX_SERVERS: String(N + 20),
     CARNET_START_TIMEOUT_S: "180",
-    ...(noQueue ? { CARNET_START_CONCURRENCY: String(N + 20) } : {}),
+    ...(noQueue ? { CARNET_START_CONCURRENCY: String(N + 20) } : concurrency ? { CARNET_START_CONCURRENCY: String(concurrency) } : {}),
   };
   if (backend === "docker") {
     let host = process.env.DOCKER_HOST;
@@ -446,18 +447,22 @@ function printTable(cols: Column[], round: number) {
 async function main() {
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
   const only = args.only.split(",");
+  // Columns in the order asked, whatever order they ran in.
+  const nameOf = (c: string) =>
+    c === "hub" ? "JupyterHub 3.0 (peer)" : c.endsWith("-noqueue") ? `Carnet ${c.split("-")[0]}, no queue` : c.includes("@") ? `Carnet ${c.split("@")[0]}, ${c.split("@")[1]} at a time` : `Carnet ${c}`;
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       // Every other round runs the columns in the opposite order (the machine warms up, caches fill).
       const order = round % 2 ? only : [...only].reverse();
       const cols: Column[] = [];
+      const columnNames = only.map(nameOf);
       for (const c of order) {
         if (c === "local" || c === "docker") cols.push(await carnetColumn(browser, c));
         else if (c === "local-noqueue" || c === "docker-noqueue") cols.push(await carnetColumn(browser, c === "local-noqueue" ? "local" : "docker", true));
+        else if (/^(local|docker)@\d+$/.test(c)) cols.push(await carnetColumn(browser, c.startsWith("local") ? "local" : "docker", false, Number(c.split("@")[1])));
         else if (c === "hub") cols.push(await hubColumn(browser));
       }
-      const key = (c: Column) => (c.name.includes("Hub") ? "hub" : `${c.name.split(" ")[1]!.replace(",", "")}${c.name.includes("no queue") ? "-noqueue" : ""}`);
-      cols.sort((a, b) => only.indexOf(key(a)) - only.indexOf(key(b)));
+      cols.sort((a, b) => columnNames.indexOf(a.name) - columnNames.indexOf(b.name));
       printTable(cols, round);
     }
   } finally {
