@@ -2,14 +2,15 @@
  * The live notebook, end to end in Chromium against the real stack, once per spawner backend (local processes and
  * Docker containers): a student opens the share link, signs in, lands in their own notebook in the classic UI,
  * runs a cell that reads the activity's CSV annex, saves, closes the tab, opens the link again and finds the
- * output; the .ipynb in their copy folder has it too. Real Jupyter, real Docker engine, no mocks.
+ * output; the .ipynb in their copy folder has it too. The notebook is on the copy's own host
+ * (<label>.nb.localhost:<port>), reached through the portal's hand-over. Real Jupyter, real Docker engine, no mocks.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { test, expect, type Page } from "@playwright/test";
 import { startStack, type Stack } from "./stack";
-import { createActivity, csvBytes, PASSWORD, teardown, type Activity } from "../server/servers/live-test-helpers";
+import { createActivity, csvBytes, notebookOrigin, PASSWORD, teardown, type Activity } from "../server/servers/live-test-helpers";
 
 type JupyterWindow = {
   Jupyter?: { notebook?: { dirty: boolean; kernel?: { is_connected(): boolean } | null; ncells(): number; select(i: number): void } };
@@ -89,6 +90,9 @@ for (const backend of ["local", "docker"] as const) {
       await page.getByRole("button", { name: "Se connecter", exact: true }).click();
       await notebookReady(page);
       const copyId = new URL(page.url()).pathname.split("/")[2]!;
+      // On the copy's own origin, not the portal's: the student's page cannot reach the portal with their cookies.
+      expect(new URL(page.url()).origin).toBe(notebookOrigin(stack, copyId));
+      expect(new URL(page.url()).origin).not.toBe(new URL(stack.url).origin);
       // The notebook itself in the classic UI, not the file tree.
       await expect(page.locator("#notebook_name")).toHaveText("Exercice CSV");
       await expect(page.locator("#notebook_list")).toHaveCount(0);

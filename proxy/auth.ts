@@ -1,25 +1,33 @@
 /**
- * Who is calling: a next-auth v5 session cookie (JWT, decoded here) or a personal access token (asked to the portal).
- * Plus the cookie helpers the forwarding needs (strip Carnet's session cookies) and the CSRF origin check.
+ * Who is calling a notebook, and whether they still may: a personal access token (`Authorization: Bearer`, checked
+ * by the portal) or a notebook host's session cookie (proxy/sessions.ts) whose user and session version the portal
+ * re-checks at most every CHECK_TTL_MS. Plus the cookie helpers the forwarding needs and the CSRF origin check.
+ * The proxy never reads the portal's own session cookie: notebooks are on other hosts, which never receive it.
  */
 import crypto from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
-import { decode } from "next-auth/jwt";
 import { z } from "zod";
 import type { Logger } from "./logger";
 
 export type Identity =
   | { kind: "user"; userId: string; via: "cookie" | "bearer" }
   | { kind: "anonymous" }
-  /** A bearer token was sent but the portal could not be asked (down, timeout): answer 503. */
+  /** The portal could not be asked (down, timeout) and nothing is known yet: answer 503. */
   | { kind: "unavailable" };
 
-/** Cookies Carnet's portal sets (next-auth's): never forwarded to a Jupyter server. */
+/** Cookies Carnet sets: the portal's (next-auth's) and the notebook hosts' own. Never forwarded to Jupyter. */
 export function isCarnetCookie(name: string): boolean {
-  return name.startsWith("authjs.") || name.startsWith("__Secure-authjs.") || name.startsWith("__Host-authjs.");
+  return (
+    name.startsWith("authjs.") ||
+    name.startsWith("__Secure-authjs.") ||
+    name.startsWith("__Host-authjs.") ||
+    name.startsWith("carnet-nb") ||
+    name.startsWith("__Host-carnet-nb") ||
+    name.startsWith("__Secure-carnet-nb")
+  );
 }
 
-/** Parses a Cookie header into name/value pairs, in order, keeping duplicates (first one wins on lookup). */
+/** Parses a Cookie header into name/value pairs, in order, keeping duplicates. */
 export function parseCookies(header: string | undefined): Array<[string, string]> {
   if (!header) return [];
   const out: Array<[string, string]> = [];
@@ -35,7 +43,14 @@ export function parseCookies(header: string | undefined): Array<[string, string]
   return out;
 }
 
-/** The Cookie header without Carnet's session cookies; undefined if nothing is left. */
+/** Every value of the cookie `name` (a page may have tossed look-alikes next to ours: the caller tries each). */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  return parseCookies(header)
+    .filter(([n]) => n === name)
+    .map(([, v]) => v);
+}
+
+/** The Cookie header without Carnet's cookies; undefined if nothing is left. */
 export function stripCarnetCookies(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const kept = header
@@ -45,165 +60,163 @@ export function stripCarnetCookies(header: string | undefined): string | undefin
   return kept.length ? kept.join("; ") : undefined;
 }
 
-/**
- * The session token in the cookies, joining next-auth's chunks (`<name>.0`, `<name>.1`, ...) if it was split.
- * Returns undefined when absent.
- */
-export function sessionTokenFromCookies(cookies: Array<[string, string]>, cookieName: string): string | undefined {
-  const whole = cookies.find(([n]) => n === cookieName);
-  if (whole) return whole[1];
-  const chunks = new Map<number, string>();
-  const re = new RegExp(`^${cookieName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(\\d{1,3})$`);
-  for (const [name, value] of cookies) {
-    const m = re.exec(name);
-    if (m && !chunks.has(Number(m[1]))) chunks.set(Number(m[1]), value);
-  }
-  if (chunks.size === 0) return undefined;
-  let joined = "";
-  for (let i = 0; i < chunks.size; i++) {
-    const part = chunks.get(i);
-    if (part === undefined) return undefined; // a missing chunk: the token cannot be whole
-    joined += part;
-  }
-  return joined;
-}
-
-/** next-auth's session cookie name: `__Secure-` prefixed when Carnet is served over https. */
-export function sessionCookieName(publicUrl: string): string {
-  return new URL(publicUrl).protocol === "https:" ? "__Secure-authjs.session-token" : "authjs.session-token";
+/** The bearer token of an `Authorization: Bearer <token>` header, if that is what was sent. */
+export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? "");
+  return m?.[1];
 }
 
 const whoamiSchema = z.object({ userId: z.string().min(1) });
+const codeSchema = z.object({ userId: z.string().min(1), copyId: z.string().min(1), sessionVersion: z.number().int() });
+export type RedeemedCode = z.infer<typeof codeSchema>;
 
-interface CacheEntry {
+interface Verdict {
   userId: string | null;
   expires: number;
 }
 
-export interface AuthenticatorOptions {
-  authSecret: string;
+export interface PortalAuthOptions {
   proxySecret: string;
-  publicUrl: string;
-  /** Where the portal (Next.js) listens, for POST /api/internal/whoami. */
+  /** Where the portal (Next.js) listens, for /api/internal/whoami and /api/internal/nb-code. */
   portalUrl: string;
   log: Logger;
-  /** Timeout of one whoami call. */
-  whoamiTimeoutMs?: number;
+  /** Timeout of one call to the portal. */
+  timeoutMs?: number;
   /** Cache bounds (entries). */
   maxCacheEntries?: number;
+  /** How long an answer of the portal is trusted (default CHECK_TTL_MS). */
+  checkTtlMs?: number;
 }
 
-const POSITIVE_TTL_MS = 30_000;
-const NEGATIVE_TTL_MS = 5_000;
-const SESSION_TTL_MS = 30_000;
+/** An answer of the portal is trusted this long: ending a session closes its notebooks within about this. */
+export const CHECK_TTL_MS = 5_000;
+/** While the portal is unreachable (a redeploy), the last good answer holds this long. */
+const STALE_MS = 30 * 60_000;
 
-/** Authenticates requests; keeps small bounded caches (keys are SHA-256 digests, never raw tokens). */
-export class Authenticator {
-  readonly cookieName: string;
-  private readonly patCache = new Map<string, CacheEntry>();
+/**
+ * Asks the portal about tokens, session versions and one-time codes; keeps small bounded caches keyed by SHA-256
+ * digests (never raw tokens). Concurrent checks of one key share one call.
+ */
+export class PortalAuth {
+  private readonly cache = new Map<string, Verdict & { fresh: number }>();
   private readonly inflight = new Map<string, Promise<Identity>>();
-  private readonly sessionCache = new Map<string, { userId: string; expires: number }>();
   private readonly maxEntries: number;
+  private readonly ttl: number;
 
-  constructor(private readonly opts: AuthenticatorOptions) {
-    this.cookieName = sessionCookieName(opts.publicUrl);
+  constructor(private readonly opts: PortalAuthOptions) {
     this.maxEntries = opts.maxCacheEntries ?? 10_000;
+    this.ttl = opts.checkTtlMs ?? CHECK_TTL_MS;
+  }
+
+  /** The user of a personal access token; anonymous if the portal refuses it; unavailable if it cannot say. */
+  bearer(token: string): Promise<Identity> {
+    return this.check(`pat:${digest(token)}`, { token }, "bearer");
   }
 
   /**
-   * Identifies the caller. A `Authorization: Bearer` header wins over cookies (and never needs an Origin);
-   * other Authorization schemes are ignored (they are stripped before forwarding anyway).
-   * Never throws: bad or expired credentials are anonymous; an unreachable portal for a bearer is "unavailable".
+   * Whether a notebook session of `userId` begun at session version `sv` still holds (the user active, the version
+   * unchanged). The first answer of a session comes from the code exchange (seed()), later ones from whoami.
    */
-  async identify(headers: IncomingHttpHeaders): Promise<Identity> {
-    const auth = headers.authorization;
-    if (auth) {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-      if (m?.[1]) return this.identifyBearer(m[1]);
-    }
-    const token = sessionTokenFromCookies(parseCookies(headers.cookie), this.cookieName);
-    if (!token) return { kind: "anonymous" };
-    const userId = await this.decodeSession(token);
-    return userId ? { kind: "user", userId, via: "cookie" } : { kind: "anonymous" };
+  session(userId: string, sv: number): Promise<Identity> {
+    return this.check(`sv:${digest(`${userId}\u0000${sv}`)}`, { session: { userId, sv } }, "cookie");
   }
 
-  private async decodeSession(token: string): Promise<string | null> {
-    const key = digest(token);
+  /** Records a positive answer just obtained otherwise (the code exchange says the session is good now). */
+  seed(userId: string, sv: number): void {
     const now = Date.now();
-    const hit = this.sessionCache.get(key);
-    if (hit && hit.expires > now) return hit.userId;
-    try {
-      const payload = await decode({ token, secret: this.opts.authSecret, salt: this.cookieName });
-      const sub = payload?.sub;
-      if (typeof sub !== "string" || !sub) return null;
-      // jwtDecrypt already refused an expired token; cache no longer than the token lives.
-      const exp = typeof payload?.exp === "number" ? payload.exp * 1000 : now + SESSION_TTL_MS;
-      remember(this.sessionCache, key, { userId: sub, expires: Math.min(now + SESSION_TTL_MS, exp) }, this.maxEntries);
-      return sub;
-    } catch {
+    this.remember(`sv:${digest(`${userId}\u0000${sv}`)}`, { userId, expires: now + this.ttl, fresh: now });
+  }
+
+  /**
+   * Exchanges a one-time code from the portal's /nb-auth page for who it was minted for.
+   * null when the portal refuses it (unknown, used, expired, another copy); "unavailable" when it cannot be asked.
+   */
+  async redeem(code: string, copyId: string): Promise<RedeemedCode | null | "unavailable"> {
+    const res = await this.post("/api/internal/nb-code", { code, copyId });
+    if (res === "unavailable") return res;
+    if (res.status === 401 || res.status === 404 || res.status === 400) {
+      await res.body?.cancel();
       return null;
     }
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      return "unavailable";
+    }
+    const parsed = codeSchema.safeParse(await res.json().catch(() => null));
+    if (!parsed.success || parsed.data.copyId !== copyId) return null;
+    return parsed.data;
   }
 
-  private identifyBearer(token: string): Promise<Identity> {
-    const key = digest(token);
-    const hit = this.patCache.get(key);
-    if (hit && hit.expires > Date.now()) {
-      return Promise.resolve(hit.userId ? { kind: "user", userId: hit.userId, via: "bearer" } : { kind: "anonymous" });
-    }
+  private check(key: string, body: unknown, via: "cookie" | "bearer"): Promise<Identity> {
+    const now = Date.now();
+    const hit = this.cache.get(key);
+    if (hit && hit.expires > now) return Promise.resolve(identity(hit.userId, via));
     const pending = this.inflight.get(key);
     if (pending) return pending;
-    const p = this.whoami(token, key).finally(() => this.inflight.delete(key));
+    const p = this.ask(key, body, via).finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
   }
 
-  private async whoami(token: string, key: string): Promise<Identity> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.opts.portalUrl}/api/internal/whoami`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-carnet-proxy-secret": this.opts.proxySecret },
-        body: JSON.stringify({ token }),
-        signal: AbortSignal.timeout(this.opts.whoamiTimeoutMs ?? 3_000),
-      });
-    } catch (err) {
-      this.opts.log.warn({ err: { message: (err as Error).message } }, "whoami: portal unreachable");
+  private async ask(key: string, body: unknown, via: "cookie" | "bearer"): Promise<Identity> {
+    const res = await this.post("/api/internal/whoami", body);
+    const now = Date.now();
+    if (res === "unavailable" || (res.status !== 200 && res.status !== 401)) {
+      if (res !== "unavailable") {
+        await res.body?.cancel();
+        this.opts.log.warn({ status: res.status }, "whoami: unexpected answer from the portal");
+      }
+      // A redeploy of the portal must not cut open notebooks: the last answer holds for a while.
+      const last = this.cache.get(key);
+      if (last && now - last.fresh < STALE_MS) return identity(last.userId, via);
       return { kind: "unavailable" };
     }
     if (res.status === 401) {
       await res.body?.cancel();
-      remember(this.patCache, key, { userId: null, expires: Date.now() + NEGATIVE_TTL_MS }, this.maxEntries);
+      this.remember(key, { userId: null, expires: now + this.ttl, fresh: now });
       return { kind: "anonymous" };
-    }
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      this.opts.log.warn({ status: res.status }, "whoami: unexpected answer from the portal");
-      return { kind: "unavailable" };
     }
     const parsed = whoamiSchema.safeParse(await res.json().catch(() => null));
     if (!parsed.success) {
       this.opts.log.warn("whoami: malformed answer from the portal");
       return { kind: "unavailable" };
     }
-    remember(this.patCache, key, { userId: parsed.data.userId, expires: Date.now() + POSITIVE_TTL_MS }, this.maxEntries);
-    return { kind: "user", userId: parsed.data.userId, via: "bearer" };
+    this.remember(key, { userId: parsed.data.userId, expires: now + this.ttl, fresh: now });
+    return identity(parsed.data.userId, via);
+  }
+
+  private async post(pathname: string, body: unknown): Promise<Response | "unavailable"> {
+    try {
+      return await fetch(`${this.opts.portalUrl}${pathname}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-carnet-proxy-secret": this.opts.proxySecret },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 3_000),
+      });
+    } catch (err) {
+      this.opts.log.warn({ err: { message: (err as Error).message }, path: pathname }, "portal unreachable");
+      return "unavailable";
+    }
+  }
+
+  private remember(key: string, value: Verdict & { fresh: number }): void {
+    const map = this.cache;
+    map.delete(key);
+    if (map.size >= this.maxEntries) {
+      const now = Date.now();
+      for (const [k, v] of map) if (v.fresh + STALE_MS <= now) map.delete(k);
+      while (map.size >= this.maxEntries) {
+        const oldest = map.keys().next();
+        if (oldest.done) break;
+        map.delete(oldest.value);
+      }
+    }
+    map.set(key, value);
   }
 }
 
-/** Map used as a bounded cache: expired entries go first, then the oldest inserted. */
-function remember<V extends { expires: number }>(map: Map<string, V>, key: string, value: V, max: number): void {
-  map.delete(key);
-  if (map.size >= max) {
-    const now = Date.now();
-    for (const [k, v] of map) if (v.expires <= now) map.delete(k);
-    while (map.size >= max) {
-      const oldest = map.keys().next();
-      if (oldest.done) break;
-      map.delete(oldest.value);
-    }
-  }
-  map.set(key, value);
+function identity(userId: string | null, via: "cookie" | "bearer"): Identity {
+  return userId ? { kind: "user", userId, via } : { kind: "anonymous" };
 }
 
 function digest(text: string): string {
@@ -212,7 +225,7 @@ function digest(text: string): string {
 
 /**
  * CSRF rule for cookie-authenticated requests: the Origin header (or, only if it is absent, the Referer's origin)
- * must be Carnet's own origin. Missing both, "null", or unparsable: refused.
+ * must be `ownOrigin`. Missing both, "null", or unparsable: refused.
  */
 export function isSameOrigin(headers: IncomingHttpHeaders, ownOrigin: string): boolean {
   const origin = headers.origin;

@@ -19,6 +19,7 @@ import {
 } from "./types";
 
 export { routePrefix } from "./types";
+export { copyIdOfLabel, hostLabel, isLoopbackHost, notebookOrigin, notebookSiteWarnings, NotebookUrlError, parseNotebookSite, type NotebookSite } from "./hosts";
 export type { Health, RouteInput, RouteTableView, RouteView } from "./types";
 
 export interface ProxyClientOptions {

@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import { z } from "zod";
+import { NotebookUrlError, parseNotebookSite, type NotebookSite } from "./hosts";
 
 const port = z.coerce
   .number({ message: "doit être un numéro de port" })
@@ -22,10 +23,11 @@ const schema = z.object({
   CARNET_INTERNAL_PORT: port.optional(),
   CARNET_PROXY_API_PORT: port.optional(),
   CARNET_PROXY_SECRET: secret("CARNET_PROXY_SECRET"),
-  AUTH_SECRET: secret("AUTH_SECRET"),
   CARNET_PUBLIC_URL: z
     .url({ protocol: /^https?$/, message: "doit être une URL http(s), par exemple https://carnet.ac-paris.fr" })
     .optional(),
+  CARNET_NOTEBOOK_URL: z.string().optional(),
+  CARNET_COOKIE_SAMESITE: z.enum(["lax", "strict", "none"]).default("lax"),
   CARNET_DATA_DIR: z.string().min(1).default("./data"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -40,12 +42,14 @@ export interface ProxyConfig {
   internalPort: number;
   /** The internal route API, always bound to 127.0.0.1. */
   apiPort: number;
-  /** Shared with the portal: route API bearer and x-carnet-proxy-secret for /api/internal/whoami. */
+  /** Shared with the portal: route API bearer and x-carnet-proxy-secret for /api/internal/whoami and nb-code. */
   proxySecret: string;
-  /** next-auth's secret, to decode session cookies. */
-  authSecret: string;
-  /** Carnet's public URL without trailing slash; its origin is "Carnet's own origin". */
+  /** Carnet's public URL without trailing slash: the portal's origin. */
   publicUrl: string;
+  /** Where copies' notebooks are served (CARNET_NOTEBOOK_URL; see proxy/hosts.ts). */
+  notebookSite: NotebookSite;
+  /** The portal may be framed by other sites (an LMS; CARNET_COOKIE_SAMESITE=none): no frame-ancestors 'none'. */
+  portalFramable: boolean;
   /** Absolute data directory; routes live in <dataDir>/proxy/routes.json. */
   dataDir: string;
   logLevel: string;
@@ -74,14 +78,23 @@ export function parseProxyConfig(source: Record<string, string | undefined> = pr
       "Configuration du proxy invalide :\n  PORT : trop grand pour en déduire CARNET_INTERNAL_PORT et CARNET_PROXY_API_PORT (PORT+1, PORT+2)",
     );
   }
+  const publicUrl = (e.CARNET_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, "");
+  let notebookSite: NotebookSite;
+  try {
+    notebookSite = parseNotebookSite(e.CARNET_NOTEBOOK_URL, publicUrl);
+  } catch (err) {
+    if (!(err instanceof NotebookUrlError)) throw err;
+    throw new ProxyConfigError(`Configuration du proxy invalide :\n  CARNET_NOTEBOOK_URL : ${err.message}\nVoir docs/proxy.md.`);
+  }
   return {
     port: e.PORT,
     host: e.CARNET_HOST,
     internalPort,
     apiPort,
     proxySecret: e.CARNET_PROXY_SECRET,
-    authSecret: e.AUTH_SECRET,
-    publicUrl: (e.CARNET_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, ""),
+    publicUrl,
+    notebookSite,
+    portalFramable: e.CARNET_COOKIE_SAMESITE === "none",
     dataDir: path.resolve(e.CARNET_DATA_DIR),
     logLevel: e.LOG_LEVEL,
   };

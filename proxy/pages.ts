@@ -5,6 +5,8 @@ import { STATUS_CODES } from "node:http";
 
 export type ErrorCode =
   | "unauthenticated"
+  | "misdirected"
+  | "forbidden"
   | "csrf"
   | "not_found"
   | "bad_request"
@@ -69,23 +71,45 @@ function sendHtml(res: ServerResponse, status: number, html: string): void {
   res.end(html);
 }
 
-/** 404 for an unknown prefix and for a copy the caller may not open: the same answer, so nothing is revealed. */
-export function sendNotFound(req: IncomingMessage, res: ServerResponse): void {
+/**
+ * 404 for an unknown prefix and for a copy the caller may not open: the same answer, so nothing is revealed.
+ * `portal` is the portal's URL (pages on a notebook host link back to it).
+ */
+export function sendNotFound(req: IncomingMessage, res: ServerResponse, portal = ""): void {
   const message = "Ce carnet n'existe pas ou vous n'y avez pas accès.";
   if (wantsHtml(req)) {
     sendHtml(
       res,
       404,
-      page("Carnet introuvable", `<p>${escapeHtml(message)}</p><p><a class="button" href="/">Retour à l'accueil</a></p>`),
+      page("Carnet introuvable", `<p>${escapeHtml(message)}</p><p><a class="button" href="${escapeHtml(`${portal}/`)}">Retour à l'accueil</a></p>`),
     );
   } else sendJsonError(res, 404, "not_found", message);
 }
 
-/** 502 when the copy's Jupyter server does not answer: it is stopped; the copy page restarts it. */
-export function sendServerStopped(req: IncomingMessage, res: ServerResponse, copyId: string): void {
+/**
+ * 400 when the hand-over from the portal failed (a code used twice or too late, a state that does not match the
+ * browser's): a link starts it again; no automatic retry, so a broken browser cannot loop.
+ */
+export function sendHandoffFailed(req: IncomingMessage, res: ServerResponse, retry: string): void {
+  const message = "La connexion à ce carnet a échoué ou a expiré. Réessayez.";
+  if (wantsHtml(req)) {
+    sendHtml(
+      res,
+      400,
+      page(
+        "Connexion au carnet expirée",
+        `<p>Le lien de connexion à ce carnet n'est plus valable (déjà utilisé, trop ancien ou ouvert dans un autre navigateur).</p>` +
+          `<p><a class="button" href="${escapeHtml(retry)}">Ouvrir le carnet</a></p>`,
+      ),
+    );
+  } else sendJsonError(res, 400, "bad_request", message);
+}
+
+/** 502 when the copy's Jupyter server does not answer: it is stopped; the copy page (on the portal) restarts it. */
+export function sendServerStopped(req: IncomingMessage, res: ServerResponse, copyId: string, portal = ""): void {
   const message = "Le serveur de ce carnet est arrêté. Ouvrez la copie pour le redémarrer.";
   if (wantsHtml(req)) {
-    const href = `/copies/${encodeURIComponent(copyId)}`;
+    const href = `${portal}/copies/${encodeURIComponent(copyId)}`;
     sendHtml(
       res,
       502,

@@ -8,7 +8,21 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { z } from "zod";
 import type { Logger } from "./logger";
-import { PREFIX_RE, type ParsedRouteInput, type RouteTableView, type RouteView } from "./types";
+import { PREFIX_RE, UNIX_TARGET_RE, type ParsedRouteInput, type RouteTableView, type RouteView } from "./types";
+
+/** What http-proxy-3 needs to reach a route's target: a Unix socket or an http(s) origin. */
+export type Upstream = { target: string } | { target: { socketPath: string; host: string; port: number } };
+
+/**
+ * http-proxy-3 options for a route target: `{ target: { socketPath } }` for `unix:/abs/path.sock`, else
+ * `{ target: "<origin>" }`. Used for HTTP and WebSocket forwarding alike. The Host header is kept either way.
+ */
+export function upstreamFor(target: string): Upstream {
+  const m = UNIX_TARGET_RE.exec(target);
+  // host and port are placeholders http-proxy-3's types want; with a socketPath Node connects to the socket.
+  if (m?.[1]) return { target: { socketPath: m[1], host: "localhost", port: 80 } };
+  return { target };
+}
 
 export interface Route {
   prefix: string;

@@ -111,3 +111,44 @@ function decodeSafe(s: string): string {
     return s;
   }
 }
+
+/** Jupyter paths that serve a student's own files or their conversion: any script there runs in a unique origin. */
+const SANDBOXED = /^(files|nbconvert)\//;
+
+/**
+ * The notebook host's own security headers, added to every Jupyter response (`rel` is the path after /nb/<copyId>/).
+ * Jupyter's Content-Security-Policy stays; ours is a second policy and browsers enforce both:
+ *  - `frame-ancestors 'none'`: no other site (the portal included) frames a notebook; /files/ and /nbconvert/ allow
+ *    'self' because Jupyter's /view/ page frames /files/, and they are sandboxed;
+ *  - `sandbox allow-scripts` (no allow-same-origin) on /files/ and /nbconvert/, whatever Jupyter says;
+ *  - nosniff, and Cross-Origin-Resource-Policy same-origin (another copy's page cannot load this one's files as
+ *    scripts or images with the visitor's cookie).
+ */
+export function notebookSecurityHeaders(headers: OutgoingHttpHeaders, rel: string): OutgoingHttpHeaders {
+  const sandboxed = SANDBOXED.test(rel);
+  const ours = sandboxed ? "frame-ancestors 'self'; sandbox allow-scripts" : "frame-ancestors 'none'";
+  const theirs = headers["content-security-policy"];
+  const list = theirs === undefined ? [] : Array.isArray(theirs) ? theirs.map(String) : [String(theirs)];
+  // Comma-separated policies in one header are separate policies (CSP 3 §3.1): both are enforced.
+  headers["content-security-policy"] = [...list, ours].join(", ");
+  headers["x-content-type-options"] = "nosniff";
+  headers["cross-origin-resource-policy"] = "same-origin";
+  delete headers["access-control-allow-origin"];
+  delete headers["access-control-allow-credentials"];
+  return headers;
+}
+
+/**
+ * The portal's security headers, added to its responses when Next.js did not set them: no framing by other sites
+ * (unless the site lets an LMS frame it), its own browsing context group (COOP: a notebook tab it opened cannot
+ * reach it through window.opener), nosniff, and no full URLs in Referer to other sites.
+ */
+export function portalSecurityHeaders(headers: IncomingHttpHeaders, framable: boolean): void {
+  headers["x-content-type-options"] ??= "nosniff";
+  headers["referrer-policy"] ??= "strict-origin-when-cross-origin";
+  headers["cross-origin-opener-policy"] ??= "same-origin";
+  if (!framable) {
+    const csp = headers["content-security-policy"];
+    headers["content-security-policy"] = csp ? `${String(csp)}, frame-ancestors 'none'` : "frame-ancestors 'none'";
+  }
+}

@@ -1,6 +1,7 @@
 /**
  * Test fixtures for the proxy's suite: a real Jupyter server (Debian's jupyter-nbclassic), a stand-in portal
- * (HTTP + WebSocket + /api/internal/whoami) and an upstream that records what it receives.
+ * (HTTP + WebSocket + /api/internal/whoami and nb-code) and an upstream that records what it receives, plus a
+ * fetch and a WebSocket that reach `*.localhost` hosts (browsers resolve them to loopback; Node does not).
  * Everything started here is stopped by PID / handle by the caller's afterAll.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -9,8 +10,46 @@ import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import type { Socket } from "node:net";
+import type { Socket, LookupFunction } from "node:net";
+import crypto from "node:crypto";
 import { WebSocketServer, WebSocket } from "ws";
+
+/** A DNS lookup that sends every `*.localhost` name to 127.0.0.1, as browsers do (RFC 6761). */
+export const loopbackLookup: LookupFunction = (hostname, options, callback) => {
+  const name = hostname.toLowerCase();
+  if (name === "localhost" || name.endsWith(".localhost") || name === "127.0.0.1") {
+    if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: "127.0.0.1", family: 4 }]);
+    else callback(null, "127.0.0.1", 4);
+    return;
+  }
+  callback(Object.assign(new Error(`test lookup: ${hostname} is not a loopback name`), { code: "ENOTFOUND" }), "", 4);
+};
+
+/**
+ * fetch() for URLs on `*.localhost` hosts: one HTTP request, redirects not followed (like `redirect: "manual"`),
+ * answered as a standard Response (Set-Cookie headers kept apart: `headers.getSetCookie()`).
+ */
+export function loopFetch(url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: init.method ?? "GET", headers: init.headers, lookup: loopbackLookup }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("error", reject);
+      res.on("end", () => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value === undefined) continue;
+          for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+        }
+        const status = res.statusCode ?? 0;
+        const body = [101, 204, 205, 304].includes(status) ? null : Buffer.concat(chunks);
+        resolve(new Response(body, { status, statusText: res.statusMessage, headers }));
+      });
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
 
 /** Polls `check` until it returns a truthy value (no fixed sleeps: each try is a real check). */
 export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
@@ -80,6 +119,8 @@ export async function startJupyter(opts: { baseUrl: string; token: string; files
       `--ServerApp.base_url=${opts.baseUrl}`,
       `--ServerApp.token=${opts.token}`,
       `--ServerApp.root_dir=${rootDir}`,
+      // As the spawners do: the proxy keeps the public Host header (a copy's own host), which is not "localhost".
+      "--ServerApp.allow_remote_access=True",
       ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
     ],
     { env: env as NodeJS.ProcessEnv, stdio: ["ignore", "ignore", "pipe"] },
@@ -123,12 +164,25 @@ export async function startJupyter(opts: { baseUrl: string; token: string; files
   };
 }
 
-/** The stand-in portal: answers whoami for known PATs, "portal:<path>" for pages, echoes WebSocket messages. */
+/**
+ * The stand-in portal: answers whoami for known PATs and for sessions whose version is current, spends one-time
+ * codes it minted (nb-code), "portal:<path>" for pages, echoes WebSocket messages.
+ */
 export class StandInPortal {
   private server?: http.Server;
   private wss?: WebSocketServer;
   private readonly sockets = new Set<Socket>();
   whoamiCalls = 0;
+  /** Session version of each user (a missing user is unknown/disabled). */
+  readonly versions = new Map<string, number>();
+  private readonly codes = new Map<string, { userId: string; copyId: string; expires: number }>();
+
+  /** A one-time code, as the portal's /nb-auth page mints one for a signed-in user (60 s, single use). */
+  mint(userId: string, copyId: string, ttlMs = 60_000): string {
+    const code = crypto.randomBytes(32).toString("base64url");
+    this.codes.set(code, { userId, copyId, expires: Date.now() + ttlMs });
+    return code;
+  }
 
   constructor(
     readonly port: number,
@@ -138,6 +192,28 @@ export class StandInPortal {
 
   async start(): Promise<void> {
     const server = http.createServer((req, res) => {
+      if (req.method === "POST" && req.url === "/api/internal/nb-code") {
+        let body = "";
+        req.on("data", (d: Buffer) => (body += d.toString()));
+        req.on("end", () => {
+          const ok = req.headers["x-carnet-proxy-secret"] === this.proxySecret;
+          let parsed: { code?: string; copyId?: string } = {};
+          try {
+            parsed = JSON.parse(body) as typeof parsed;
+          } catch {
+            // invalid body: refused
+          }
+          const pending = ok && parsed.code ? this.codes.get(parsed.code) : undefined;
+          if (parsed.code) this.codes.delete(parsed.code);
+          const sv = pending ? this.versions.get(pending.userId) : undefined;
+          if (!pending || pending.expires <= Date.now() || pending.copyId !== parsed.copyId || sv === undefined) {
+            res.writeHead(401, { "content-type": "application/json" }).end('{"error":{"code":"unauthenticated"}}');
+          } else {
+            res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ userId: pending.userId, copyId: pending.copyId, sessionVersion: sv }));
+          }
+        });
+        return;
+      }
       if (req.method === "POST" && req.url === "/api/internal/whoami") {
         this.whoamiCalls++;
         let body = "";
@@ -145,12 +221,21 @@ export class StandInPortal {
         req.on("end", () => {
           const ok = req.headers["x-carnet-proxy-secret"] === this.proxySecret;
           let token = "";
+          let session: { userId?: string; sv?: number } | undefined;
           try {
-            token = (JSON.parse(body) as { token?: string }).token ?? "";
+            const parsed = JSON.parse(body) as { token?: string; session?: { userId?: string; sv?: number } };
+            token = parsed.token ?? "";
+            session = parsed.session;
           } catch {
             // invalid body: unauthenticated
           }
-          const userId = ok ? this.pats[token] : undefined;
+          const userId = !ok
+            ? undefined
+            : session
+              ? session.userId !== undefined && this.versions.get(session.userId) === session.sv
+                ? session.userId
+                : undefined
+              : this.pats[token];
           if (!userId) {
             res.writeHead(401, { "content-type": "application/json" }).end('{"error":{"code":"unauthenticated"}}');
           } else {
@@ -203,7 +288,7 @@ export interface Recorded {
  * with the token in a header, a Location, a login cookie and a body split across chunks (as a leaky server would).
  * WebSocket upgrades are recorded and echoed.
  */
-export async function startRecordingUpstream(token: string): Promise<{
+export async function startRecordingUpstream(token: string, opts: { socketPath?: string } = {}): Promise<{
   port: number;
   requests: Recorded[];
   close(): Promise<void>;
@@ -233,7 +318,7 @@ export async function startRecordingUpstream(token: string): Promise<{
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  await new Promise<void>((r) => (opts.socketPath ? server.listen(opts.socketPath, () => r()) : server.listen(0, "127.0.0.1", () => r())));
   const a = server.address();
   return {
     port: typeof a === "object" && a ? a.port : 0,
@@ -248,13 +333,13 @@ export async function startRecordingUpstream(token: string): Promise<{
   };
 }
 
-/** Opens a WebSocket; resolves with it once open, or with the HTTP status that refused the upgrade. */
+/** Opens a WebSocket (`*.localhost` hosts resolve to loopback); resolves once open, or with the refusing HTTP status. */
 export function openWs(
   url: string,
   opts: { headers?: Record<string, string>; origin?: string },
 ): Promise<{ ws: WebSocket; status?: undefined } | { ws?: undefined; status: number }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers: opts.headers, origin: opts.origin });
+    const ws = new WebSocket(url, { headers: opts.headers, origin: opts.origin, lookup: loopbackLookup });
     ws.once("open", () => resolve({ ws }));
     ws.once("unexpected-response", (_req, res) => {
       resolve({ status: res.statusCode ?? 0 });

@@ -14,13 +14,20 @@ export function routePrefix(copyId: string): string {
   return `/nb/${copyId}/`;
 }
 
-const target = z
-  .url({ protocol: /^https?$/, message: "target doit être une URL http(s), par exemple http://127.0.0.1:8888" })
+/** A Unix socket target: `unix:` and an absolute path (a spawner that listens on a socket, e.g. in a network namespace). */
+export const UNIX_TARGET_RE = /^unix:(\/[^\u0000]{1,4000})$/;
+
+const httpTarget = z
+  .url({ protocol: /^https?$/, message: "target doit être une URL http(s), par exemple http://127.0.0.1:8888, ou unix:/chemin/absolu.sock" })
   .refine((u) => {
     const url = new URL(u);
     return (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash && !url.username;
   }, "target doit être une origine seule (sans chemin, requête ni identifiants) : le chemin est transmis tel quel")
   .transform((u) => new URL(u).origin);
+
+const target = z.union([z.string().regex(UNIX_TARGET_RE), httpTarget], {
+  message: "target doit être une URL http(s), par exemple http://127.0.0.1:8888, ou unix:/chemin/absolu.sock",
+});
 
 /** What the portal sends for one route (POST /api/routes/<prefix>, and each entry of PUT /api/routes). */
 export const routeInputSchema = z.object({

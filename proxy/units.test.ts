@@ -1,8 +1,12 @@
 /** Unit tests of the proxy's pure parts: token masking, cookies, CSRF origin rule, config, client retries. */
+import crypto from "node:crypto";
 import http from "node:http";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { isSameOrigin, parseCookies, sessionCookieName, sessionTokenFromCookies, stripCarnetCookies } from "./auth";
+import { cookieValues, isSameOrigin, stripCarnetCookies } from "./auth";
+import { copyIdOfHost, copyIdOfLabel, hostLabel, notebookOrigin, notebookSiteWarnings, parseNotebookSite } from "./hosts";
+import { safeNext } from "./server";
+import { upstreamFor } from "./routes";
 import { ProxyApiError, ProxyClient } from "./client";
 import { parseProxyConfig, ProxyConfigError } from "./config";
 import { browserHeaders, stripTokenParam, TokenScrubber } from "./scrub";
@@ -57,17 +61,14 @@ describe("response headers", () => {
 });
 
 describe("cookies and origins", () => {
-  it("finds whole or chunked session tokens and strips every Carnet cookie", () => {
-    const name = "authjs.session-token";
-    expect(sessionTokenFromCookies(parseCookies(`a=1; ${name}=xyz`), name)).toBe("xyz");
-    expect(sessionTokenFromCookies(parseCookies(`${name}.1=yz; ${name}.0=x`), name)).toBe("xyz");
-    expect(sessionTokenFromCookies(parseCookies(`${name}.1=yz`), name)).toBeUndefined();
-    expect(stripCarnetCookies(`a=1; authjs.csrf-token=2; __Secure-authjs.session-token=3; __Host-authjs.x=4; b=5`)).toBe(
-      "a=1; b=5",
-    );
+  it("strips every Carnet cookie (the portal's and the notebook hosts'), keeps every value of a repeated name", () => {
+    expect(
+      stripCarnetCookies(
+        `a=1; authjs.csrf-token=2; __Secure-authjs.session-token=3; __Host-authjs.x=4; carnet-nb=5; __Host-carnet-nb=6; carnet-nb-state-x=7; b=5`,
+      ),
+    ).toBe("a=1; b=5");
     expect(stripCarnetCookies(`authjs.session-token=3`)).toBeUndefined();
-    expect(sessionCookieName("https://carnet.example")).toBe("__Secure-authjs.session-token");
-    expect(sessionCookieName("http://127.0.0.1:3000")).toBe("authjs.session-token");
+    expect(cookieValues(`carnet-nb=tossed; x=1; carnet-nb=mine`, "carnet-nb")).toEqual(["tossed", "mine"]);
   });
   it("uses Origin, falls back to Referer only when Origin is absent", () => {
     const own = "https://carnet.example";
@@ -81,23 +82,87 @@ describe("cookies and origins", () => {
 });
 
 describe("config", () => {
-  const ok = { CARNET_PROXY_SECRET: "s".repeat(32), AUTH_SECRET: "a".repeat(32) };
-  it("derives ports and the public URL", () => {
+  const ok = { CARNET_PROXY_SECRET: "s".repeat(32) };
+  it("derives ports, the public URL and, on loopback, notebooks on <label>.nb.localhost:<port>", () => {
     const c = parseProxyConfig({ ...ok, PORT: "4000" });
     expect(c).toMatchObject({ port: 4000, internalPort: 4001, apiPort: 4002, host: "127.0.0.1" });
     expect(c.publicUrl).toBe("http://127.0.0.1:4000");
+    expect(c.notebookSite).toEqual({ kind: "subdomain", protocol: "http:", domain: "nb.localhost", port: "4000" });
+    expect(c.portalFramable).toBe(false);
   });
   it("lists every bad variable", () => {
     try {
-      parseProxyConfig({ PORT: "abc", AUTH_SECRET: "short" });
+      parseProxyConfig({ PORT: "abc" });
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ProxyConfigError);
       const m = (err as Error).message;
       expect(m).toContain("PORT");
-      expect(m).toContain("AUTH_SECRET");
       expect(m).toContain("CARNET_PROXY_SECRET");
     }
+  });
+  it("refuses a public site without a notebook domain, in French", () => {
+    expect(() => parseProxyConfig({ ...ok, CARNET_PUBLIC_URL: "https://carnet.ac-paris.fr" })).toThrow(/CARNET_NOTEBOOK_URL : obligatoire/);
+    expect(() => parseProxyConfig({ ...ok, CARNET_PUBLIC_URL: "https://carnet.ac-paris.fr", CARNET_NOTEBOOK_URL: "http://nb.carnet.fr" })).toThrow(/https/);
+    const c = parseProxyConfig({ ...ok, CARNET_PUBLIC_URL: "https://carnet.ac-paris.fr", CARNET_NOTEBOOK_URL: "https://NB.Carnet-Lycees.fr" });
+    expect(notebookOrigin(c.notebookSite, "abc")).toBe(`https://${hostLabel("abc")}.nb.carnet-lycees.fr`);
+  });
+});
+
+describe("one origin per copy", () => {
+  it("host labels: lower case, never starting with '-', one label per id and back, for every id of the alphabet", () => {
+    const ids = ["-", "_", "-_-", "AbC", "abc", "ABC", "Z9_-x", "a".repeat(52)];
+    for (let i = 0; i < 2000; i++) ids.push(crypto.randomBytes(1 + (i % 38)).toString("base64url"));
+    const labels = new Set<string>();
+    for (const id of ids) {
+      const label = hostLabel(id);
+      expect(label).toMatch(/^[a-z2-7]{2,63}$/);
+      expect(copyIdOfLabel(label)).toBe(id);
+      labels.add(label);
+    }
+    expect(labels.size).toBe(new Set(ids).size); // case matters in ids: "abc" and "ABC" get different hosts
+    expect(hostLabel(crypto.randomBytes(16).toString("base64url"))).toHaveLength(27);
+    expect(() => hostLabel("a".repeat(53))).toThrow();
+    expect(() => hostLabel("a.b")).toThrow();
+    // Non-canonical labels (padding bits set) and foreign characters name no copy.
+    expect(copyIdOfLabel("ab")).toBeNull();
+    expect(copyIdOfLabel("a-b")).toBeNull();
+    expect(copyIdOfLabel("ABC")).toBeNull();
+  });
+  it("a Host header names a copy only with the notebook domain, one label and the right port", () => {
+    const site = parseNotebookSite(undefined, "http://127.0.0.1:3000");
+    const host = new URL(notebookOrigin(site, "Xy-_z")).host;
+    expect(copyIdOfHost(site, host)).toBe("Xy-_z");
+    expect(copyIdOfHost(site, host.toUpperCase())).toBe("Xy-_z");
+    expect(copyIdOfHost(site, host.replace(":3000", ":3001"))).toBeNull();
+    expect(copyIdOfHost(site, host.replace(":3000", ""))).toBeNull();
+    expect(copyIdOfHost(site, `a.${host}`)).toBeNull();
+    expect(copyIdOfHost(site, "127.0.0.1:3000")).toBeNull();
+    expect(copyIdOfHost(site, `${host.split(".")[0]}.nb.localhost.evil.example:3000`)).toBeNull();
+    const https = parseNotebookSite("https://nb.example.org", "https://carnet.example.com");
+    expect(copyIdOfHost(https, `${hostLabel("q")}.nb.example.org`)).toBe("q");
+    expect(copyIdOfHost(https, `${hostLabel("q")}.nb.example.org:443`)).toBe("q");
+  });
+  it("notebook URLs: bad values refused in French, weaker settings named in the logs", () => {
+    for (const bad of ["pas une url", "ftp://nb.x.fr", "https://nb.x.fr/chemin", "https://10.0.0.1", "https://carnet.x.fr"]) {
+      expect(() => parseNotebookSite(bad, "https://carnet.x.fr"), bad).toThrow();
+    }
+    const same = parseNotebookSite("same-origin", "https://carnet.x.fr");
+    expect(notebookOrigin(same, "abc")).toBe("https://carnet.x.fr");
+    expect(notebookSiteWarnings(same, "https://carnet.x.fr")[0]).toMatch(/same-origin/);
+    expect(notebookSiteWarnings(parseNotebookSite("https://nb.carnet.x.fr", "https://carnet.x.fr"), "https://carnet.x.fr")[0]).toMatch(/cookie tossing/);
+    expect(notebookSiteWarnings(parseNotebookSite("https://nb.carnet-nb.fr", "https://carnet.x.fr"), "https://carnet.x.fr")).toEqual([]);
+    expect(notebookSiteWarnings(parseNotebookSite(undefined, "http://127.0.0.1:3000"), "http://127.0.0.1:3000")).toEqual([]);
+  });
+  it("next= stays a path of the copy", () => {
+    expect(safeNext("A", "/nb/A/notebooks/x.ipynb?y=1")).toBe("/nb/A/notebooks/x.ipynb?y=1");
+    for (const bad of ["/nb/B/tree", "//evil.example/", "http://evil.example/nb/A/", "/nb/A/../B/", "/nb/A/\\\\evil", "/nb/A/_carnet/callback", "/nb/A/x\nLocation: y"]) {
+      expect(safeNext("A", bad), bad).toBeNull();
+    }
+  });
+  it("upstreamFor: unix: targets become a socketPath", () => {
+    expect(upstreamFor("http://127.0.0.1:8888")).toEqual({ target: "http://127.0.0.1:8888" });
+    expect(upstreamFor("unix:/run/carnet/a.sock")).toMatchObject({ target: { socketPath: "/run/carnet/a.sock" } });
   });
 });
 

@@ -7,6 +7,7 @@ import path from "node:path";
 import crypto from "node:crypto";
 import net from "node:net";
 import { z } from "zod";
+import { NotebookUrlError, parseNotebookSite, type NotebookSite } from "../proxy/client";
 
 const bool = z
   .enum(["1", "0", "true", "false", "yes", "no", "on", "off"], { message: "doit valoir true ou false" })
@@ -56,6 +57,8 @@ const fields = z.object({
   /** Inline JSON alternative to CARNET_SSO_CONFIG (see docs/sso.md). */
   CARNET_SSO_JSON: z.string().optional(),
   CARNET_COOKIE_SAMESITE: z.enum(["lax", "strict", "none"]).default("lax"),
+  /** Where students' live notebooks are served, one host per copy (proxy/hosts.ts, docs/proxy.md). */
+  CARNET_NOTEBOOK_URL: z.string().optional(),
   CARNET_TRUSTED_PROXIES: trustedProxies.default([]),
   CARNET_SPAWNER: z.enum(["local", "docker"]).default("local"),
   CARNET_JUPYTER_IMAGE: z.string().default("carnet-jupyter:latest"),
@@ -102,6 +105,7 @@ export type Env = z.infer<typeof schema> & {
   proxySecret: string;
   maxNotebookBytes: number;
   maxActivityBytes: number;
+  notebookSite: NotebookSite;
   copyQuotaBytes: number;
 };
 
@@ -116,11 +120,20 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
     throw new ConfigError(`Configuration invalide :\n${lines.join("\n")}\nVoir docs/configuration.md.`);
   }
   const e = result.data;
+  const publicUrl = (e.CARNET_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, "");
+  let notebookSite: NotebookSite;
+  try {
+    notebookSite = parseNotebookSite(e.CARNET_NOTEBOOK_URL, publicUrl);
+  } catch (err) {
+    if (!(err instanceof NotebookUrlError)) throw err;
+    throw new ConfigError(`Configuration invalide :\n  CARNET_NOTEBOOK_URL: ${err.message}\nVoir docs/configuration.md.`);
+  }
   const dataDir = path.resolve(e.CARNET_DATA_DIR);
   return {
     ...e,
     dataDir,
-    publicUrl: (e.CARNET_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, ""),
+    publicUrl,
+    notebookSite,
     internalPort: e.CARNET_INTERNAL_PORT ?? e.PORT + 1,
     proxyApiPort: e.CARNET_PROXY_API_PORT ?? e.PORT + 2,
     authSecret: e.AUTH_SECRET ?? readOrCreateSecret(dataDir, "auth-secret"),

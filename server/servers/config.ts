@@ -36,7 +36,5 @@ export function proxyClient(): ProxyClient {
   return (g[KEY] ??= new ProxyClient({ apiUrl: `http://127.0.0.1:${env().proxyApiPort}`, secret: env().proxySecret, retries: 2 }));
 }
 
-/** The notebook's public address through the proxy: the notebook itself, not the file tree. */
-export function notebookUrl(copyId: string, notebookPath: string): string {
-  return `${env().publicUrl}/nb/${copyId}/notebooks/${notebookPath.split("/").map(encodeURIComponent).join("/")}`;
-}
+/** The notebook's public address, on the copy's own host (server/servers/notebook-origin.ts). */
+export { notebookUrl } from "./notebook-origin";

@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "@/e2e/stack";
 import { createSpawner, type Spawner } from "@/spawner";
-import { alive, copyNotebookFile, createActivity, localServerPid, openCopy, PASSWORD, serverStatus, startServer, teardown, waitFor } from "./live-test-helpers";
+import { alive, copyNotebookFile, createActivity, localServerPid, loopFetch, nbUrl, openCopy, PASSWORD, serverStatus, startServer, teardown, waitFor } from "./live-test-helpers";
 
 function jupyterProcessesOf(dataDir: string): number[] {
   const out = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
@@ -44,7 +44,7 @@ describe("live servers: a start that fails", () => {
     expect(failed.error).toMatch(/n'a pas pu démarrer|trop de temps/);
     expect(failed.error).toMatch(/Réessayez/);
     expect(jupyterProcessesOf(stack.dataDir)).toEqual([]);
-    const notebook = await fetch(`${stack.url}/nb/${copy}/api/contents`, { headers: { authorization: `Bearer ${pats.alice}` } });
+    const notebook = await loopFetch(nbUrl(stack, copy, "api/contents"), { headers: { authorization: `Bearer ${pats.alice}` } });
     expect(notebook.status).toBe(404); // no route left behind
     // Retrying is possible (and fails the same way here), and the student's file never changed.
     const retry = await fetch(`${stack.url}/api/v1/copies/${copy}/server`, { method: "POST", headers: { authorization: `Bearer ${pats.alice}` } });
@@ -77,7 +77,7 @@ describe("live servers: maximum age and orphans", () => {
     const pid = localServerPid(stack, copy);
     // Keep it busy: traffic through the proxy every 200 ms does not save it from the maximum age.
     await waitFor("the server to reach its maximum age", async () => {
-      await fetch(`${stack.url}/nb/${copy}/api/contents`, { headers: { authorization: `Bearer ${pats.alice}` } });
+      await loopFetch(nbUrl(stack, copy, "api/contents"), { headers: { authorization: `Bearer ${pats.alice}` } });
       return !alive(pid);
     }, 60_000);
     // The process goes first; the portal then removes the route and the record.

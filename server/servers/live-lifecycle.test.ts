@@ -17,12 +17,15 @@ import {
   kernelWsUrl,
   KernelSocket,
   localServerPid,
+  loopFetch,
+  nbUrl,
+  notebookCookie,
+  notebookOrigin,
   openCopy,
   PASSWORD,
   serverApi,
   serverStatus,
   saveNotebook,
-  sessionCookie,
   startKernel,
   startServer,
   teardown,
@@ -83,7 +86,7 @@ describe("live servers: culling and the site limit", () => {
     await waitFor("idle server culled", async () => (await serverStatus(stack, pats.alice!, alice)).status === "stopped", 60_000, 500);
     await waitFor("server process gone", async () => !alive(pid), 15_000);
     expect(fs.readFileSync(copyNotebookFile(stack, alice), "utf8")).toContain("avant-arret-inactivite");
-    expect((await fetch(`${stack.url}/nb/${alice}/api/contents`, { headers: { authorization: `Bearer ${pats.alice}` } })).status).not.toBe(200);
+    expect((await loopFetch(nbUrl(stack, alice, "api/contents"), { headers: { authorization: `Bearer ${pats.alice}` } })).status).not.toBe(200);
 
     // The place is free again: Bob's server starts.
     await startServer(stack, pats.bob!, bob);
@@ -120,13 +123,13 @@ describe("live servers: crashes, restarts, concurrency, memory", () => {
       return s.status === "stopped" ? s : null;
     });
     expect(st.error).toMatch(/Votre serveur s'est arrêté.*intact/);
-    const gone = await fetch(`${stack.url}/nb/${copy}/api/contents`, { headers: { authorization: `Bearer ${pats.alice}` } });
+    const gone = await loopFetch(nbUrl(stack, copy, "api/contents"), { headers: { authorization: `Bearer ${pats.alice}` } });
     expect(gone.status).not.toBe(200);
 
     await startServer(stack, pats.alice!, copy);
     const pid2 = localServerPid(stack, copy);
     expect(pid2).not.toBe(pid);
-    const res = await fetch(`${stack.url}/nb/${copy}/api/contents/${encodeURIComponent(path.basename(copyNotebookFile(stack, copy)))}`, {
+    const res = await loopFetch(nbUrl(stack, copy, `api/contents/${encodeURIComponent(path.basename(copyNotebookFile(stack, copy)))}`), {
       headers: { authorization: `Bearer ${pats.alice}` },
     });
     expect(res.status).toBe(200);
@@ -137,16 +140,17 @@ describe("live servers: crashes, restarts, concurrency, memory", () => {
     const copy = await openCopy(stack, pats.bob!, code);
     await startServer(stack, pats.bob!, copy);
     const pid = localServerPid(stack, copy);
-    const contents = `${stack.url}/nb/${copy}/api/contents`;
+    const contents = nbUrl(stack, copy, "api/contents");
     const auth = { authorization: `Bearer ${pats.bob}` };
 
     await stack.restartProxy();
     // The new proxy serves the route on its very first request: it rebuilt its table on start.
-    expect((await fetch(contents, { headers: auth })).status).toBe(200);
+    expect((await loopFetch(contents, { headers: auth })).status).toBe(200);
 
     const kernel = await startKernel(stack, pats.bob!, copy);
-    const cookie = await sessionCookie(stack, "bob");
-    const ws = await KernelSocket.open(kernelWsUrl(stack, copy, kernel), { cookie, origin: stack.url });
+    // The notebook page's own session (its host's cookie, handed over by the portal) survives the portal's restart.
+    const cookie = await notebookCookie(stack, "bob", copy);
+    const ws = await KernelSocket.open(kernelWsUrl(stack, copy, kernel), { cookie, origin: notebookOrigin(stack, copy) });
     expect(await ws.execute("x = 41\nprint('avant', x)")).toMatchObject({ status: "ok", text: "avant 41\n" });
 
     await stack.restartPortal();
@@ -160,7 +164,7 @@ describe("live servers: crashes, restarts, concurrency, memory", () => {
     expect(localServerPid(stack, copy)).toBe(pid);
     expect(alive(pid)).toBe(true);
     expect(serverProcesses(copy)).toEqual([pid]);
-    expect((await fetch(contents, { headers: auth })).status).toBe(200);
+    expect((await loopFetch(contents, { headers: auth })).status).toBe(200);
   });
 
   it("twenty concurrent starts of one copy start exactly one server", async () => {
@@ -182,7 +186,7 @@ describe("live servers: crashes, restarts, concurrency, memory", () => {
     expect(before.memoryMb).toBeGreaterThan(20);
 
     const kernel = await startKernel(stack, pats.dany!, copy);
-    const ws = await KernelSocket.open(kernelWsUrl(stack, copy, kernel), { cookie: await sessionCookie(stack, "dany"), origin: stack.url });
+    const ws = await KernelSocket.open(kernelWsUrl(stack, copy, kernel), { cookie: await notebookCookie(stack, "dany", copy), origin: notebookOrigin(stack, copy) });
     expect(await ws.execute("print('ok')")).toMatchObject({ status: "ok" });
     // 600 MiB of bytes, written: over the 350 MiB cap. The kernel dies (OOM killer), Jupyter restarts it.
     const r = await ws.execute("big = b'x' * (600 * 1024 * 1024)\nprint(len(big))", 60_000);

@@ -9,8 +9,12 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Stack } from "@/e2e/stack";
+import { notebookOrigin as originOf, parseNotebookSite } from "@/proxy/hosts";
+import { loopbackLookup, loopFetch } from "@/proxy/test-helpers";
 import { serverIdOf } from "./server-id";
 import { signInCookie } from "../testing/session";
+
+export { loopFetch };
 
 export const PASSWORD = "un-mot-de-passe-solide-42";
 export const CORPUS = path.resolve(import.meta.dirname, "../../../shared/corpus/courses/premiere_nsi/T5_Traitement_de_donnees");
@@ -80,6 +84,8 @@ export async function openCopy(stack: Stack, pat: string, code: string): Promise
 export interface ServerStatusJson {
   status: "stopped" | "starting" | "running";
   url: string;
+  /** The copy's Jupyter server on its own host, for scripts with a personal access token. */
+  baseUrl: string;
   error: string | null;
   memoryMb: number | null;
   lastActivity: string | null;
@@ -116,9 +122,38 @@ export async function sessionCookie(stack: Stack, username: string, password = P
   return signInCookie(stack.url, username, password);
 }
 
+/** The origin a copy's notebook is served from on this stack (http://<label>.nb.localhost:<port> by default). */
+export function notebookOrigin(stack: Stack, copyId: string): string {
+  return originOf(parseNotebookSite(stack.env.CARNET_NOTEBOOK_URL, stack.url), copyId);
+}
+
+/** A URL of the copy's Jupyter server on its own host: `nbUrl(stack, id, "api/contents")`. */
+export function nbUrl(stack: Stack, copyId: string, rel = ""): string {
+  return `${notebookOrigin(stack, copyId)}/nb/${copyId}/${rel}`;
+}
+
+/**
+ * The notebook host's session cookie for a user, obtained as a browser gets it: a page of the copy without it
+ * (state cookie, redirect to the portal), the portal's /nb-auth with the user's portal session (one-time code), the
+ * host's callback. Returns "carnet-nb=<value>"; send it with `origin: notebookOrigin(stack, copyId)`.
+ */
+export async function notebookCookie(stack: Stack, username: string, copyId: string, password = PASSWORD): Promise<string> {
+  const first = await loopFetch(nbUrl(stack, copyId, "tree"), { headers: { accept: "text/html" } });
+  const toPortal = first.headers.get("location") ?? "";
+  const state = first.headers.getSetCookie()[0]?.split(";")[0] ?? "";
+  if (first.status !== 302 || !toPortal.startsWith(`${stack.url}/nb-auth/`)) throw new Error(`hand-over did not start: ${first.status} ${toPortal}`);
+  const portal = await fetch(toPortal, { headers: { cookie: await sessionCookie(stack, username, password) }, redirect: "manual" });
+  const callback = portal.headers.get("location") ?? "";
+  if (portal.status !== 302 || !callback.startsWith(notebookOrigin(stack, copyId))) throw new Error(`portal refused the hand-over: ${portal.status} ${callback}`);
+  const done = await loopFetch(callback, { headers: { cookie: state } });
+  const cookie = done.headers.getSetCookie().find((c) => /^(__Host-)?carnet-nb=/.test(c));
+  if (done.status !== 302 || !cookie) throw new Error(`hand-over failed: ${done.status} ${await done.text()}`);
+  return cookie.split(";")[0]!;
+}
+
 /** Starts a python3 kernel on a copy's server, through the proxy (PAT: no Origin needed). */
 export async function startKernel(stack: Stack, pat: string, copyId: string): Promise<string> {
-  const res = await fetch(`${stack.url}/nb/${copyId}/api/kernels`, {
+  const res = await loopFetch(nbUrl(stack, copyId, "api/kernels"), {
     method: "POST",
     headers: { authorization: `Bearer ${pat}`, "content-type": "application/json" },
     body: JSON.stringify({ name: "python3" }),
@@ -128,14 +163,14 @@ export async function startKernel(stack: Stack, pat: string, copyId: string): Pr
 }
 
 export const kernelWsUrl = (stack: Stack, copyId: string, kernelId: string) =>
-  `${stack.url.replace(/^http/, "ws")}/nb/${copyId}/api/kernels/${kernelId}/channels`;
+  nbUrl(stack, copyId, `api/kernels/${kernelId}/channels`).replace(/^http/, "ws");
 
 /**
  * Tries a WebSocket upgrade; resolves with "open" or the HTTP status of the refusal. The socket is closed after.
  */
 export function tryUpgrade(url: string, headers: Record<string, string>): Promise<"open" | number> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
+    const ws = new WebSocket(url, { headers, lookup: loopbackLookup });
     ws.on("open", () => {
       ws.close();
       resolve("open");
@@ -156,7 +191,7 @@ export class KernelSocket {
 
   static open(url: string, headers: Record<string, string>): Promise<KernelSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers });
+      const ws = new WebSocket(url, { headers, lookup: loopbackLookup });
       ws.once("open", () => resolve(new KernelSocket(ws)));
       ws.once("unexpected-response", (_q, res) => reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)));
       ws.once("error", reject);
@@ -245,7 +280,7 @@ export function copyNotebookFile(stack: Stack, copyId: string): string {
 
 /** Saves a notebook through the Jupyter contents API via the proxy (PAT), as the UI's save does. */
 export async function saveNotebook(stack: Stack, pat: string, copyId: string, name: string, content: unknown): Promise<void> {
-  const res = await fetch(`${stack.url}/nb/${copyId}/api/contents/${encodeURIComponent(name)}`, {
+  const res = await loopFetch(nbUrl(stack, copyId, `api/contents/${encodeURIComponent(name)}`), {
     method: "PUT",
     headers: { authorization: `Bearer ${pat}`, "content-type": "application/json" },
     body: JSON.stringify({ type: "notebook", format: "json", content }),

@@ -1,18 +1,34 @@
 import { refuseWithoutInternalSecret } from "@/server/internal";
 import { userIdForToken } from "@/server/auth/tokens";
+import { currentSessionVersion } from "@/server/auth/session-version";
 import { activeUser } from "@/server/users";
 import { ensureMigrated } from "@/server/db";
 
 export const dynamic = "force-dynamic";
 
-/** For the proxy only (shared secret): which user a personal access token belongs to. See docs/proxy.md. */
+function unauthenticated(): Response {
+  return Response.json({ error: { code: "unauthenticated", message: "unknown or ended" } }, { status: 401 });
+}
+
+/**
+ * For the proxy only (shared secret). See docs/proxy.md.
+ *   {"token": "carnet_pat_…"}           -> 200 {userId} for a valid personal access token of an active user
+ *   {"session": {"userId", "sv"}}       -> 200 {userId} while that user is active and still at session version sv
+ * Anything else: 401.
+ */
 export async function POST(req: Request) {
   const refused = refuseWithoutInternalSecret(req);
   if (refused) return refused;
   await ensureMigrated();
-  const body = (await req.json().catch(() => ({}))) as { token?: unknown };
+  const body = (await req.json().catch(() => ({}))) as { token?: unknown; session?: { userId?: unknown; sv?: unknown } | null };
+  if (body.session && typeof body.session === "object") {
+    const { userId, sv } = body.session;
+    if (typeof userId !== "string" || typeof sv !== "number") return unauthenticated();
+    const current = await currentSessionVersion(userId);
+    return current !== null && current === sv ? Response.json({ userId }) : unauthenticated();
+  }
   const userId = typeof body.token === "string" ? await userIdForToken(body.token) : null;
   const user = userId ? await activeUser(userId) : null;
-  if (!user) return Response.json({ error: { code: "unauthenticated", message: "unknown token" } }, { status: 401 });
+  if (!user) return unauthenticated();
   return Response.json({ userId: user.id });
 }
