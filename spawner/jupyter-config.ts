@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 /** Relative path -> content, exactly the files of jupyter-image/config/. */
@@ -72,24 +72,25 @@ sys.meta_path.insert(0, _NoLegacyIPythonPaths())
 os.environ.pop("SETUPTOOLS_USE_DISTUTILS", None)
 `,
   "jupyter_notebook_config.py": String.raw`# Carnet's configuration for Debian's notebook 6 (the fallback when nbclassic is missing): the same choices
-# as jupyter_server_config.py, under NotebookApp. Root-owned and read-only like it.
+# as jupyter_server_config.py, under NotebookApp. Root-owned and read-only like it. nbclassic reads this file
+# too (as its own NotebookApp's config): it applies only when notebook 6 itself runs.
 import ctypes
 import os
+import sys
 
 c = get_config()  # noqa: F821
 
-c.NotebookApp.quit_button = False
-c.NotebookApp.terminals_enabled = False
-c.NotebookApp.allow_remote_access = True
-c.NotebookApp.allow_root = False
-c.ContentsManager.allow_hidden = False
-c.NotebookNotary.db_file = ":memory:"
-c.NotebookNotary.data_dir = os.environ.get("JUPYTER_RUNTIME_DIR", "/tmp")
-
-if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:
-    # Refuse to serve rather than serve unprotected (an exception here would only be logged).
-    os.write(2, b"carnet: prctl(PR_SET_DUMPABLE, 0) failed: refusing to start\n")
-    os._exit(70)
+if os.path.basename(sys.argv[0]) == "jupyter-notebook":
+    c.NotebookApp.quit_button = False
+    c.NotebookApp.terminals_enabled = False
+    c.NotebookApp.allow_remote_access = True
+    c.NotebookApp.allow_root = False
+    c.ContentsManager.allow_hidden = False
+    c.NotebookNotary.db_file = ":memory:"
+    c.NotebookNotary.data_dir = os.environ.get("JUPYTER_RUNTIME_DIR", "/tmp")
+    if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:
+        os.write(2, b"carnet: prctl(PR_SET_DUMPABLE, 0) failed: refusing to start\n")
+        os._exit(70)
 `,
   "custom/custom.css": String.raw`/* Carnet: signing out and stopping happen in Carnet, not in Jupyter (issue 8). Root-owned: a student's
    ~/.jupyter/custom/custom.css is never read. */
@@ -115,6 +116,16 @@ function hashOf(files: Readonly<Record<string, string>>): string {
   return h.digest("hex").slice(0, 16);
 }
 
+/** Folders 0755 and files 0644 below and including `dir`, whatever the umask they were created under. */
+async function publicTree(dir: string): Promise<void> {
+  await chmod(dir, 0o755);
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) await publicTree(p);
+    else if (e.isFile()) await chmod(p, 0o644);
+  }
+}
+
 /**
  * Installs the configuration under `<stateDir>/jupyter/<hash>/` (config/ and an empty data/), root-owned
  * (when the portal is root), directories 0755 and files 0644: readable by every student's uid, writable by
@@ -137,7 +148,8 @@ export async function ensureJupyterConfig(stateDir: string): Promise<{ configDir
     }
     await mkdir(path.join(tmp, "data"), { recursive: true, mode: 0o755 });
     await writeFile(path.join(tmp, ".complete"), "", { mode: 0o644 });
-    await chmod(tmp, 0o755);
+    // The modes above go through the process umask (Carnet's is 066: nothing readable by others by default).
+    await publicTree(tmp);
     await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
       // Another start installed the same version meanwhile: keep theirs.
       if (!existsSync(path.join(dir, ".complete"))) throw err;
