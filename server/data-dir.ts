@@ -9,7 +9,8 @@
  *     staging/ activities/          0700 (students never read versions: the portal copies them into copies/)
  *     anything else at the top      0700 (history/, backups…: private unless listed here)
  *     copies/          0711, each copy 0700 (owned by its uid once its server has started)
- *     servers/         0711, the spawner's runtime folders: backend and per-server dirs 0711, root's files 0600
+ *     servers/         0711, the spawner's runtime folders: local/ docker/ and per-server dirs 0711, root's files 0600
+ *                      (servers/jupyter/, the read-only Jupyter config every server reads, is the spawner's: 0755/0644)
  *
  * Kept free of Next.js and of the database: `./carnet start` calls it before anything else runs.
  */
@@ -121,7 +122,9 @@ export function prepareDataDir(dataDir: string): Repair[] {
 
   const servers = path.join(dataDir, "servers");
   if (folder(servers, 0o711)) {
-    for (const backend of fs.readdirSync(servers)) {
+    // The backends' runtime folders; servers/jupyter (the spawner's read-only Jupyter config, meant to be read by
+    // every student's server) is left as the spawner makes it.
+    for (const backend of fs.readdirSync(servers).filter((n) => n === "local" || n === "docker")) {
       const b = path.join(servers, backend);
       const bst = fs.lstatSync(b);
       if (!bst.isDirectory()) continue;

@@ -96,6 +96,11 @@ describe.skipIf(!isRoot)("the site's files, repaired at start (server/data-dir.t
     await lite.exec("CREATE TABLE t (x int); INSERT INTO t VALUES (1)");
     await lite.close();
     fs.chmodSync(path.join(data, "pglite"), 0o755);
+    // The spawner's read-only Jupyter config, which every student's server must read: not the site's secret.
+    fs.mkdirSync(path.join(data, "servers/jupyter/abc/config"), { recursive: true });
+    fs.writeFileSync(path.join(data, "servers/jupyter/abc/config/jupyter_server_config.json"), "{}");
+    for (const d of ["servers/jupyter", "servers/jupyter/abc", "servers/jupyter/abc/config"]) fs.chmodSync(path.join(data, d), 0o755);
+    fs.chmodSync(path.join(data, "servers/jupyter/abc/config/jupyter_server_config.json"), 0o644);
   });
   afterAll(() => fs.rmSync(base, { recursive: true, force: true }));
 
@@ -140,6 +145,8 @@ describe.skipIf(!isRoot)("the site's files, repaired at start (server/data-dir.t
     // What the student needs keeps working: their own copy, and the way to it.
     const own = await tryAs(ALICE, { read: ["read", path.join(data, "copies/alice/nb.ipynb")], list: ["list", path.join(data, "copies/alice")], create: ["create", path.join(data, "copies/alice/new.py")] });
     expect(own).toEqual({ read: "ok", list: "ok", create: "ok" });
+    const config = await tryAs(ALICE, { list: ["list", path.join(data, "servers/jupyter/abc/config")], read: ["read", path.join(data, "servers/jupyter/abc/config/jupyter_server_config.json")] });
+    expect(config).toEqual({ list: "ok", read: "ok" });
 
     expect(mode(data)).toBe(0o711);
     expect(mode(path.join(data, "copies"))).toBe(0o711);
@@ -258,12 +265,34 @@ for label, (op, p) in ops.items():
         out[label] = errno.errorcode.get(e.errno, str(e.errno))
 print(json.dumps(out))
 `;
+    // Outside any sandbox, a process under the copy's own uid: the modes alone refuse everything.
+    const uid = fs.statSync(path.join(d, "copies", aliceCopy)).uid;
+    expect(uid).toBeGreaterThanOrEqual(200_000);
+    const plain = await tryAs(uid, targets);
+    expect(plain["own copy"]).toBe("ok");
+    // The spawner's runtime files may live elsewhere with its sandbox: refused or absent. The site's files: refused.
+    const spawnerOwn = new Set(["other server's token", "other server's home", "own server state"]);
+    for (const [what, result] of Object.entries(plain)) {
+      if (what === "own copy") continue;
+      if (spawnerOwn.has(what)) expect(["EACCES", "ENOENT"], `${what}: ${result}`).toContain(result);
+      else expect(`${what}: ${result}`).toBe(`${what}: EACCES`);
+    }
+
+    // From the student's real kernel (inside the spawner's sandbox, when it has one): refused, or not even there.
     const res = await kernel.execute(code);
     expect(res.status, res.error).toBe("ok");
     const out = JSON.parse(res.text) as Record<string, string>;
     expect(out["own copy"]).toBe("ok"); // the kernel really is where the attack would start
-    delete out["own copy"];
-    for (const [what, result] of Object.entries(out)) expect(`${what}: ${result}`).toBe(`${what}: EACCES`);
+    for (const [what, result] of Object.entries(out)) {
+      if (what === "own copy") continue;
+      if (targets[what]![0] === "list" && result === "ok") continue; // a sandbox's own view of the folder: below
+      expect(["EACCES", "ENOENT"], `${what}: ${result}`).toContain(result);
+    }
+    const ls = async (dir: string) =>
+      JSON.parse((await kernel.execute(`import os, json\ntry: print(json.dumps(os.listdir(${JSON.stringify(dir)})))\nexcept OSError: print("[]")`)).text) as string[];
+    const top = await ls(d);
+    for (const name of ["secrets", "pglite", "run", "proxy", "activities", "staging"]) expect(top).not.toContain(name);
+    expect(await ls(path.join(d, "copies"))).not.toContain(bobCopy);
   });
 
   it("the site's private trees have no group/other bits; the copy's files are its own inodes, not links to the version's", async () => {

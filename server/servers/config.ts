@@ -21,6 +21,8 @@ export function backendOptions(): BackendOptions {
     instanceId: instanceId(),
     stateDir: path.join(e.dataDir, "servers"),
     logger: logger.child({ part: "spawner" }),
+    // Without root the local backend cannot give students their own uids: only if the site said so (docs/security.md).
+    local: { allowSameUser: e.CARNET_ALLOW_SHARED_UID },
     docker: {
       host: e.CARNET_DOCKER_HOST ?? process.env.DOCKER_HOST,
       image: e.CARNET_JUPYTER_IMAGE,
