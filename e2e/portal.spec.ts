@@ -115,7 +115,7 @@ test("a teacher shares a notebook, each student gets their own copy", async ({ b
 
   await teacher.getByRole("link", { name: /Nouvelle activité/ }).click();
   await teacher.getByLabel("Titre").fill("Fichiers CSV – lecture et écriture");
-  await teacher.getByLabel("Description (facultatif)").fill("À faire pendant la séance du mardi.");
+  await teacher.getByLabel("Consigne (facultatif)").fill("À faire pendant la séance du mardi.");
   await teacher.locator("#notebook").setInputFiles({
     name: NOTEBOOK_NAME,
     mimeType: "application/x-ipynb+json",

@@ -16,6 +16,8 @@ import { copyDir } from "./storage";
 import { db } from "./db";
 import { submissionsRoot, readSnapshot } from "./grading/snapshots";
 import { listCopies } from "./copies/list-copies";
+import { copiesCsv } from "./copies/export";
+import { excelParis } from "./grading/dates";
 import type { User } from "./generated/prisma/client";
 import * as copyRoute from "../app/api/v1/copies/[id]/route";
 import * as submitRoute from "../app/api/v1/copies/[id]/submit/route";
@@ -220,6 +222,15 @@ describe.each(dbKinds)("hand-in and grading on %s", (kind) => {
     expect(row.submittedAt).toBeTruthy();
     const page = await listCopies(teacher, a.id, { sort: "state", dir: "desc" });
     expect(page.items.map((c) => c.state)).toEqual(["GRADED", "SUBMITTED"]);
+    // The CSV: state, hand-in time in Paris time for Excel, évaluation, appréciation (formula-safe, quoted).
+    await call(copyRoute.PATCH, tok.prof!, { id: c2.id }, "PATCH", { appreciation: "=1+1; à revoir\nligne 2" });
+    const { body: csv } = await copiesCsv(teacher, a.id);
+    const lines = csv.replace(/^\uFEFF/, "").split("\r\n");
+    expect(lines[0]).toBe("Élève;Identifiant;Classe;Copie créée le;Dernier enregistrement;État;Rendue le;Évaluation;Appréciation;Version");
+    const r1 = await db().copy.findUniqueOrThrow({ where: { id: c1.id } });
+    expect(lines).toContain(`Zoé;zoe;;${excelParis(r1.createdAt)};;Corrigée;${excelParis(r1.submittedAt)};A;Bien;1`);
+    expect(excelParis(r1.submittedAt)).toMatch(/^\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}$/);
+    expect(csv).toContain(`"'=1+1; à revoir\nligne 2"`);
     expect((await call(bulkRoute.POST, tok.prof!, { id: a.id }, "POST", { ids: [] , state: "GRADED" })).status).toBe(400);
     expect((await call(bulkRoute.POST, tok.prof!, { id: a.id }, "POST", { ids: [c1.id] })).status).toBe(400);
   });

@@ -3,7 +3,9 @@ import Link from "next/link";
 import { buttonClass, ButtonAnchor } from "@/components/ui/Button";
 import { Badge, type Tone } from "@/components/ui/Badge";
 import { cx } from "@/components/ui/cx";
+import { GradingFields } from "@/components/copies/GradingFields";
 import { useCopySelection } from "./selection";
+import { BulkStateBar } from "./BulkStateBar";
 
 export type DashboardRow = {
   id: string;
@@ -16,11 +18,25 @@ export type DashboardRow = {
   stateLabel: string;
   /** Set when the copy is over its disk quota (its server was stopped; nothing deleted). */
   overQuota?: string | null;
+  /** « Rendue le 12 nov. 2026, 14:05 » (null: not handed in). */
+  submitted: string | null;
+  evaluation: string;
+  appreciation: string;
+  released: boolean;
+  /** The student's live server: "online" (traffic in the last minutes), "idle", "starting", "offline". */
+  presence: "online" | "idle" | "starting" | "offline";
+};
+
+const PRESENCE: Record<DashboardRow["presence"], { label: string; dot: string } | null> = {
+  online: { label: "Connecté", dot: "bg-emerald-600" },
+  idle: { label: "Carnet ouvert, inactif", dot: "bg-amber-500" },
+  starting: { label: "Carnet en démarrage", dot: "bg-sky-600" },
+  offline: null,
 };
 
 export type SortHeader = { key: string; label: string; href: string; active: boolean; dir: "asc" | "desc"; className?: string };
 
-const TONES: Record<string, Tone> = { NEW: "neutral", IN_PROGRESS: "info", SUBMITTED: "success" };
+const TONES: Record<string, Tone> = { NEW: "neutral", IN_PROGRESS: "info", SUBMITTED: "warning", GRADED: "success" };
 
 /** Above this length the selection is sent in a POST body rather than in the URL (URLs over ~2,000 characters are unsafe). */
 const MAX_GET_URL = 1800;
@@ -78,6 +94,7 @@ export function CopiesTable({ activityId, rows, headers, total, csvHref, zipAllH
           ) : null}
         </span>
       </div>
+      {selected.size > 0 ? <BulkStateBar activityId={activityId} ids={ids} /> : null}
       <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
         <table className="w-full border-collapse text-left text-base" data-testid="copies-table">
           <caption className="sr-only">
@@ -111,6 +128,9 @@ export function CopiesTable({ activityId, rows, headers, total, csvHref, zipAllH
                   </Link>
                 </th>
               ))}
+              <th scope="col" className="border-b border-slate-200 bg-slate-50 px-4 py-3 text-sm font-semibold text-slate-700">
+                Évaluation et appréciation
+              </th>
               <th scope="col" className="border-b border-slate-200 bg-slate-50 px-4 py-3 text-right text-sm font-semibold text-slate-700">
                 <span className="sr-only">Actions</span>
               </th>
@@ -125,17 +145,30 @@ export function CopiesTable({ activityId, rows, headers, total, csvHref, zipAllH
                 <td className="border-b border-slate-100 px-4 py-3">
                   <span className="font-medium text-slate-900">{r.name}</span>
                   {r.name !== r.username ? <span className="block text-sm text-slate-500">{r.username}</span> : null}
+                  {PRESENCE[r.presence] ? (
+                    <span className="mt-0.5 flex items-center gap-1.5 text-sm text-slate-700" data-testid="presence">
+                      <span aria-hidden="true" className={cx("inline-block h-2.5 w-2.5 rounded-full", PRESENCE[r.presence]!.dot)} />
+                      {PRESENCE[r.presence]!.label}
+                    </span>
+                  ) : null}
                 </td>
                 <td className="border-b border-slate-100 px-4 py-3 text-slate-700">{r.className ?? <span className="text-slate-400">—</span>}</td>
                 <td className="hidden border-b border-slate-100 px-4 py-3 text-slate-700 lg:table-cell">{r.createdAt}</td>
                 <td className="border-b border-slate-100 px-4 py-3 text-slate-700">{r.lastSavedAt ?? <span className="text-slate-500">Jamais</span>}</td>
                 <td className="border-b border-slate-100 px-4 py-3">
                   <Badge tone={TONES[r.state] ?? "neutral"}>{r.stateLabel}</Badge>
+                  {r.submitted ? <span className="mt-1 block text-sm text-slate-600">{r.submitted}</span> : null}
+                  {r.evaluation || r.appreciation ? (
+                    <span className="mt-1 block text-sm text-slate-600">{r.released ? "Retours publiés" : "Retours non publiés"}</span>
+                  ) : null}
                   {r.overQuota ? (
                     <span className="mt-1 block text-sm font-medium text-red-700" data-testid="over-quota" title="La copie dépasse l'espace disque permis : son serveur a été arrêté, aucun fichier supprimé.">
                       {r.overQuota}
                     </span>
                   ) : null}
+                </td>
+                <td className="border-b border-slate-100 px-4 py-2 align-top">
+                  <GradingFields copyId={r.id} studentName={r.name} evaluation={r.evaluation} appreciation={r.appreciation} />
                 </td>
                 <td className="border-b border-slate-100 px-4 py-3">
                   <div className="flex justify-end gap-2">

@@ -7,6 +7,7 @@ import { Input, Select } from "@/components/ui/Field";
 import { formatDateTime, plural } from "@/components/ui/format";
 import { cx } from "@/components/ui/cx";
 import { CopiesTable, type DashboardRow, type SortHeader } from "./CopiesTable";
+import { AutoRefresh } from "./AutoRefresh";
 
 type Result = Awaited<ReturnType<typeof listCopies>>;
 type Query = Pick<ListCopiesQuery, "sort" | "dir" | "page"> & { class?: string; q?: string };
@@ -54,6 +55,11 @@ export function Dashboard({ activityId, query, result }: { activityId: string; q
     state: c.state,
     stateLabel: STATE_LABELS[c.state] ?? c.state,
     overQuota: c.overQuota ? `Espace dépassé${c.diskMb !== null ? ` (${c.diskMb} Mo)` : ""}` : null,
+    submitted: c.grading.submittedAt ? `Rendue le ${formatDateTime(c.grading.submittedAt)}` : null,
+    evaluation: c.grading.evaluation,
+    appreciation: c.grading.appreciation,
+    released: c.grading.released,
+    presence: c.grading.presence,
   }));
   const exportParams = new URLSearchParams();
   if (query.class) exportParams.set("class", query.class);
@@ -69,9 +75,12 @@ export function Dashboard({ activityId, query, result }: { activityId: string; q
         <h2 id="tableau" className="scroll-mt-4 text-xl font-semibold text-slate-900">
           Copies des élèves
         </h2>
-        <p className="text-slate-600" data-testid="copies-count">
-          {filtered ? `${plural(result.total, "copie trouvée", "copies trouvées")}` : plural(result.total, "copie", "copies")}
-        </p>
+        <div className="flex flex-wrap items-baseline gap-x-4 gap-y-1">
+          <AutoRefresh seconds={10} />
+          <p className="text-slate-600" data-testid="copies-count">
+            {filtered ? `${plural(result.total, "copie trouvée", "copies trouvées")}` : plural(result.total, "copie", "copies")}
+          </p>
+        </div>
       </div>
 
       <form method="get" action={`${base}#tableau`} className="flex flex-wrap items-end gap-3 rounded-xl border border-slate-200 bg-white p-4 shadow-sm" role="search">

@@ -36,7 +36,7 @@ export function EditActivityForm({ id, title, description, allowNetwork }: { id:
       <Field label="Titre" htmlFor="edit-title">
         <Input id="edit-title" name="title" defaultValue={title} required maxLength={200} disabled={sending} />
       </Field>
-      <Field label="Description" htmlFor="edit-description">
+      <Field label="Consigne (affichée en haut de la copie des élèves)" htmlFor="edit-description">
         <Textarea id="edit-description" name="description" defaultValue={description} maxLength={5000} rows={3} disabled={sending} />
       </Field>
       <label className="flex items-start gap-2 text-sm text-slate-700">

@@ -44,7 +44,7 @@ export function NewActivityForm({ maxNotebookMb, maxActivityMb }: { maxNotebookM
       <Field label="Titre" htmlFor="title">
         <Input id="title" name="title" required maxLength={200} disabled={sending} placeholder="Par exemple : Statistiques – moyenne et médiane" />
       </Field>
-      <Field label="Description (facultatif)" htmlFor="description" hint="Consignes ou contexte, visibles par vous." hintId="description-hint">
+      <Field label="Consigne (facultatif)" htmlFor="description" hint="Ce que les élèves doivent faire : affiché en haut de leur copie." hintId="description-hint">
         <Textarea id="description" name="description" maxLength={5000} rows={3} disabled={sending} aria-describedby="description-hint" />
       </Field>
       <FilePickers disabled={sending} maxNotebookMb={maxNotebookMb} maxActivityMb={maxActivityMb} />

@@ -95,12 +95,12 @@ const rowInclude = {
 } as const;
 
 function toRow(
-  c: { id: string; notebookPath: string; createdAt: Date; lastSavedAt: Date | null; state: string; diskMb: number | null; overQuotaAt: Date | null; student: Omit<CopyRow["student"], "class">; version: { number: number } },
+  c: { id: string; notebookPath: string; createdAt: Date; lastSavedAt: Date | null; state: string; diskMb: number | null; overQuotaAt: Date | null; student: Omit<CopyRow["student"], "class">; version: { number: number } } & GradingRowSource,
   wantedClass?: string,
 ): CopyRow & { notebookPath: string } {
   return {
     id: c.id,
-    grading: gradingRow(c as typeof c & GradingRowSource),
+    grading: gradingRow(c),
     notebookPath: c.notebookPath,
     student: { ...c.student, class: pickClass(c.student.classes, wantedClass) },
     createdAt: c.createdAt,

@@ -18,6 +18,11 @@ import { Dashboard } from "@/components/activities/Dashboard";
 import { EditActivityForm } from "@/components/activities/EditActivityForm";
 import { ReplaceVersionForm } from "@/components/activities/ReplaceVersionForm";
 import { ArchiveDelete } from "@/components/activities/ArchiveDelete";
+import { AccessWindowForm } from "@/components/activities/AccessWindowForm";
+import { CloneButton } from "@/components/activities/CloneButton";
+import { AnnexList } from "@/components/activities/AnnexList";
+import { WindowSummary } from "@/components/activities/WindowSummary";
+import { ButtonLink } from "@/components/ui/Button";
 
 export const metadata: Metadata = { title: "Activité" };
 export const dynamic = "force-dynamic";
@@ -62,11 +67,21 @@ export default async function ActivityPage({ params, searchParams }: { params: P
             {a.currentVersion ? <span className="break-all">Notebook&nbsp;: {a.currentVersion.notebookPath}</span> : null}
             {archived ? <Badge tone="warning">Archivée</Badge> : null}
             {user.role === "ADMIN" && a.ownerId !== user.id ? <span>Professeur&nbsp;: {a.owner.name}</span> : null}
+            <WindowSummary opensAt={a.opensAt} closesAt={a.closesAt} accessMode={a.accessMode} />
           </div>
+        }
+        actions={
+          <>
+            <ButtonLink href={`/activites/${a.id}/projeter`} variant="secondary">
+              Projeter le code
+            </ButtonLink>
+            <CloneButton id={a.id} />
+          </>
         }
       />
       <div className="space-y-8">
         {one(sp.nouvelle) ? <Alert tone="success">L&apos;activité est créée. Donnez aux élèves le lien, le code ou le QR code ci-dessous.</Alert> : null}
+        {one(sp.dupliquee) ? <Alert tone="success">Activité dupliquée&nbsp;: voici la copie, avec son propre code. Les copies des élèves ne sont pas reprises.</Alert> : null}
         {one(sp.depuis) === "lien" ? (
           <Alert tone="info">Vous êtes le professeur de cette activité&nbsp;: voici sa page. Les élèves qui ouvrent le lien reçoivent leur propre copie.</Alert>
         ) : null}
@@ -74,13 +89,24 @@ export default async function ActivityPage({ params, searchParams }: { params: P
 
         <SharePanel shareUrl={shareUrl(a.code)} displayCode={formatShareCode(a.code)} archived={archived} />
 
+        {a.currentVersion ? <AnnexList files={a.currentVersion.files as { path: string; size: number }[]} notebookPath={a.currentVersion.notebookPath} /> : null}
+
         <Dashboard activityId={a.id} query={{ sort: query.sort, dir: query.dir, page: data.page, class: query.class, q: query.q }} result={data} />
 
         <section aria-labelledby="gerer" className="space-y-3">
           <h2 id="gerer" className="text-xl font-semibold text-slate-900">
             Gérer l&apos;activité
           </h2>
-          <Section title="Modifier le titre et la description">
+          <Section title="Dates et accès des élèves">
+            <AccessWindowForm
+              id={a.id}
+              opensAt={a.opensAt?.toISOString() ?? null}
+              closesAt={a.closesAt?.toISOString() ?? null}
+              accessMode={a.accessMode}
+              feedbackRelease={a.feedbackRelease}
+            />
+          </Section>
+          <Section title="Modifier le titre et la consigne">
             <EditActivityForm id={a.id} title={a.title} description={a.description} allowNetwork={a.allowNetwork} />
           </Section>
           <Section title="Remplacer le notebook ou les annexes">

@@ -16,28 +16,36 @@ import { ButtonAnchor, ButtonLink } from "@/components/ui/Button";
 import { BackLink } from "@/components/ui/BackLink";
 import { Alert } from "@/components/ui/Alert";
 import { formatDateTime } from "@/components/ui/format";
+import { copyPageGrading } from "@/server/grading/pages";
+import { AssignmentPanel } from "@/components/copies/AssignmentPanel";
+import { CellComments } from "@/components/copies/CellComments";
+import { ClosedCopy } from "@/components/copies/ClosedCopy";
 
 export const metadata: Metadata = { title: "Copie" };
 export const dynamic = "force-dynamic";
 
 /** A copy, rendered read-only: for its student, the activity's teacher, or an admin (404 for anyone else). */
-export default async function CopyPage({ params }: { params: Promise<{ id: string }> }) {
+export default async function CopyPage({ params, searchParams }: { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const { id } = await params;
   const user = await requireUser(`/copies/${id}`);
   const copy = await copyForViewer(user, id).catch((e) => {
     if (isAppError(e) && e.code === "not_found") notFound();
+    if (isAppError(e) && e.code === "forbidden") return e; // a locked activity outside its window (server/grading)
     throw e;
   });
+  if (copy instanceof Error) return <ClosedCopy message={copy.message} />;
   await refreshSaveTimes([copy]);
   const isStudent = copy.studentId === user.id;
   const teacherName = await activityByCode(copy.activity.code)
     .then((a) => a.owner.name)
     .catch(() => null);
+  // Hand-in, deadline, feedback; a handed-in copy is shown (and graded) as frozen (server/grading/pages.ts).
+  const grading = await copyPageGrading(user, copy.id, { current: (await searchParams).actuelle === "1" });
 
   let html: string | null = null;
   let problem: string | null = null;
   try {
-    const bytes = await readCopyFile(copy.id, copy.notebookPath, { maxBytes: 64 * 1024 * 1024 });
+    const bytes = grading.frozen ?? (await readCopyFile(copy.id, copy.notebookPath, { maxBytes: 64 * 1024 * 1024 }));
     // Off the event loop, within a time budget and size caps, cached (server/notebooks/render-pool.ts).
     html = await renderNotebookPreview(bytes, {
       name: path.posix.basename(copy.notebookPath),
@@ -53,7 +61,7 @@ export default async function CopyPage({ params }: { params: Promise<{ id: strin
   return (
     <>
       {/* ───── Live Jupyter server: slot filled by the spawner work (components/copies/LiveServerPanel.tsx) ───── */}
-      <LiveServerPanel copyId={copy.id} isOwner={isStudent} notebookPath={copy.notebookPath} />
+      {grading.grader || grading.copy.access?.work ? <LiveServerPanel copyId={copy.id} isOwner={isStudent} notebookPath={copy.notebookPath} /> : null}
 
       <PageHeader
         back={
@@ -90,6 +98,8 @@ export default async function CopyPage({ params }: { params: Promise<{ id: strin
         }
       />
 
+      <AssignmentPanel copy={grading.copy} grader={grading.grader} showingSnapshot={grading.frozen !== null} snapshotAvailable={grading.snapshotAvailable} toggleHref={grading.frozen ? `/copies/${copy.id}?actuelle=1` : `/copies/${copy.id}`} />
+
       {copy.activity.archivedAt ? (
         <Alert tone="warning" className="mb-4">
           Cette activité est archivée par le professeur.
@@ -99,9 +109,10 @@ export default async function CopyPage({ params }: { params: Promise<{ id: strin
       <section aria-label={`Notebook : ${path.posix.basename(copy.notebookPath)}`} className="space-y-2">
         <p className="flex flex-wrap items-center gap-x-2 text-sm text-slate-600">
           <span className="break-all font-medium text-slate-700">{copy.notebookPath}</span>
-          <span>· aperçu en lecture seule</span>
+          <span>· aperçu en lecture seule{grading.frozen ? " · version rendue" : ""}</span>
         </p>
-        {html !== null ? <NotebookView html={html} /> : <Alert tone="error">{problem}</Alert>}
+        <div id="notebook-view">{html !== null ? <NotebookView html={html} /> : <Alert tone="error">{problem}</Alert>}</div>
+        <CellComments key={html?.length ?? 0} copyId={copy.id} canEdit={grading.grader} comments={grading.comments} containerId="notebook-view" />
       </section>
     </>
   );
