@@ -49,6 +49,9 @@ async function dockerUnavailable(): Promise<string | null> {
 const dockerWhy = await dockerUnavailable();
 if (dockerWhy) console.warn(`\n*** SKIPPING the docker backend conformance tests: ${dockerWhy} ***\n`);
 
+// The portal's own umask (server/data-dir.ts SITE_UMASK): whatever the spawner writes for students must not
+// depend on a looser one.
+process.umask(0o066);
 const base = mkdtempSync(path.join(os.tmpdir(), "carnet-spawner-"));
 // Students' uids must be able to traverse to their folders.
 chmodSync(base, 0o711);

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 /** Relative path -> content, exactly the files of jupyter-image/config/. */
@@ -128,15 +128,19 @@ async function publicTree(dir: string): Promise<void> {
 
 /**
  * Installs the configuration under `<stateDir>/jupyter/<hash>/` (config/ and an empty data/), root-owned
- * (when the portal is root), directories 0755 and files 0644: readable by every student's uid, writable by
- * none. One folder per version, never changed once complete, so running servers keep theirs.
+ * (when the portal is root), directories 0755 and files 0644 whatever the umask: readable by every student's
+ * uid, writable by none. One folder per version, never changed once complete, so running servers keep theirs.
  * Resolves with the folders to give as JUPYTER_CONFIG_DIR and JUPYTER_DATA_DIR. Idempotent.
  */
 export async function ensureJupyterConfig(stateDir: string): Promise<{ configDir: string; dataDir: string }> {
   const root = path.join(stateDir, "jupyter");
   const dir = path.join(root, hashOf(JUPYTER_CONFIG_FILES));
   const done = { configDir: path.join(dir, "config"), dataDir: path.join(dir, "data") };
-  if (existsSync(path.join(dir, ".complete"))) return done;
+  if (existsSync(path.join(dir, ".complete"))) {
+    // A student who cannot read the config gets a server without it (Jupyter only logs the error): check.
+    if (((await stat(path.join(done.configDir, "jupyter_server_config.py"))).mode & 0o777) !== 0o644) await publicTree(dir);
+    return done;
+  }
   await mkdir(root, { recursive: true, mode: 0o755 });
   await chmod(root, 0o755);
   const tmp = `${dir}.tmp-${randomBytes(6).toString("hex")}`;

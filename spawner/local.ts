@@ -196,6 +196,7 @@ export class LocalSpawner implements Spawner {
         await ensureEgressRules({ subnets: [subnet], blocked: opts.local?.blockedNetworks, logger: opts.logger });
         resolv = path.join(runtimeDir, "resolv.conf");
         await writeFile(resolv, resolvConf(), { mode: 0o644 });
+        await chmod(resolv, 0o644); // whatever the portal's umask: the student's resolver reads it
       }
       const sb = sandboxCommand({
         cgroupProcs: cage.dirs.map((d) => path.join(d, "cgroup.procs")),

@@ -36,6 +36,9 @@ if (dockerWhy) console.warn(`\n*** SKIPPING the docker half of the sandbox tests
 const localWhy = isRoot ? null : "the local sandbox needs the portal to run as root";
 if (localWhy && process.env.CI === "true") throw new Error(`local sandbox tests cannot run under CI: ${localWhy}`);
 
+// The portal's own umask (server/data-dir.ts SITE_UMASK): whatever the spawner writes for students must not
+// depend on a looser one.
+process.umask(0o066);
 const base = mkdtempSync(path.join(os.tmpdir(), "carnet-sandbox-"));
 chmodSync(base, 0o711);
 const started: Spawner[] = [];

@@ -24,7 +24,8 @@ unset CARNET_CGROUP_PROCS
 inner=$1; shift
 exec /usr/bin/unshare --mount --net --ipc --propagation private -- /bin/sh -c "$inner" carnet-sandbox "$@"`;
 
-// Runs as root in the new namespaces. $CARNET_NS_STAGE is an empty root-only folder on the host where the tmpfs
+// Runs as root in the new namespaces, umask 022 for its own mounts whatever the portal's (066), then 077 for the
+// student (as in the docker image). $CARNET_NS_STAGE is an empty root-only folder on the host where the tmpfs
 // is mounted first (mode 0700: nobody but root walks through it), so that paths under /tmp can be bound into it
 // before it covers /tmp (--rbind: with those binds). The cover of the folder that holds the stage comes last.
 const INNER = `set -eu
@@ -60,6 +61,7 @@ if [ -n "\${CARNET_NS_WAIT:-}" ]; then
 fi
 exec </dev/null
 unset CARNET_NS_STAGE CARNET_NS_TMP_MB CARNET_NS_SHM_MB CARNET_NS_KEEP CARNET_NS_UID CARNET_NS_GID CARNET_NS_RESOLV CARNET_NS_WAIT
+umask 077
 exec "$@"`;
 
 /** What {@link sandboxCommand} needs. */
