@@ -120,7 +120,10 @@ describe("start queue", () => {
     expect(queueMessage({ place: 4, etaS: null })).toBe(
       "Vous êtes 4e dans la file : toute la classe arrive en même temps, les carnets démarrent les uns après les autres…",
     );
-    expect(queueMessage({ place: 1, etaS: 1 })).toBe("Votre carnet est le prochain à démarrer : votre carnet démarre dans un instant…");
+    expect(queueMessage({ place: 1, etaS: 1 })).toBe("Votre carnet est le prochain à démarrer…");
+    expect(queueMessage({ place: 4, etaS: 9 })).toBe(
+      "Vous êtes 4e dans la file : toute la classe arrive en même temps, les carnets démarrent les uns après les autres (environ 9 s d'attente)…",
+    );
     await q.run("timed", async () => undefined);
     const blockers = [gate(), gate()];
     void q.run("x", () => blockers[0]!.done);

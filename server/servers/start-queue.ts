@@ -133,7 +133,7 @@ function ordinal(n: number): string {
 
 /** What a student waiting in the queue reads on the copy page. */
 export function queueMessage(p: QueuePlace): string {
-  const wait = p.etaS === null ? "" : p.etaS <= 2 ? " : votre carnet démarre dans un instant" : ` : environ ${p.etaS} s d'attente`;
+  const wait = p.etaS === null || p.etaS <= 2 ? "" : ` (environ ${p.etaS} s d'attente)`;
   return p.place === 1
     ? `Votre carnet est le prochain à démarrer${wait}…`
     : `Vous êtes ${ordinal(p.place)} dans la file : toute la classe arrive en même temps, les carnets démarrent les uns après les autres${wait}…`;
