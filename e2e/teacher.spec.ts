@@ -107,10 +107,13 @@ test("hand in, grade inline, comment a cell, release in bulk: the student reads 
   expect(((await status.json()) as { status: string }).status).toBe("stopped");
   const restart = await alice.page.request.post(`${stack.url}/api/v1/copies/${copyId}/server`, { headers: { origin: stack.url } });
   expect(restart.status()).toBe(403);
-  // One snapshot, whatever the double click; it has her output.
-  const frozenDir = path.join(stack.dataDir, "submissions", copyId);
-  expect(fs.readdirSync(frozenDir)).toEqual(["1"]);
-  expect(fs.readFileSync(path.join(frozenDir, "1", "notebook.ipynb"), "utf8")).toContain("moyenne : 42");
+  // One frozen hand-in, whatever the double click: one "submit" point in her history; it has her output.
+  const points = (await (await alice.page.request.get(`${stack.url}/api/v1/copies/${copyId}/history`)).json()) as { kind: string }[];
+  expect(points.filter((p) => p.kind === "submit")).toHaveLength(1);
+  fs.writeFileSync(file, JSON.stringify({ ...nb, cells: [] })); // written after the hand-in (a kernel could): not graded
+  const frozen = await alice.page.request.get(`${stack.url}/api/v1/copies/${copyId}/submission`);
+  expect(frozen.status()).toBe(200);
+  expect(await frozen.text()).toContain("moyenne : 42");
 
   // ---- The dashboard refreshes by itself: "Rendue", no longer connected.
   await expect(aliceRow.getByText("Rendue", { exact: true })).toBeVisible({ timeout: 25_000 });

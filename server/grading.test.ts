@@ -14,7 +14,7 @@ import { createActivity } from "./activities/create-activity";
 import { openCopy } from "./copies/open-copy";
 import { copyDir } from "./storage";
 import { db } from "./db";
-import { submissionsRoot, readSnapshot } from "./grading/snapshots";
+import { readSnapshot } from "./grading/snapshots";
 import { listCopies } from "./copies/list-copies";
 import { copiesCsv } from "./copies/export";
 import { excelParis } from "./grading/dates";
@@ -46,10 +46,9 @@ async function call(h: Handler, token: string, params: Record<string, string>, m
   return { status: res.status, body: (await res.json()) as Json };
 }
 
-const snapshotFolders = (copyId: string) => {
-  const d = path.join(submissionsRoot(), copyId);
-  return fs.existsSync(d) ? fs.readdirSync(d).sort() : [];
-};
+/** The copy's "submit" points in its history (what is graded: one per hand-in). */
+const submitPoints = async (copyId: string) => db().snapshot.findMany({ where: { copyId, kind: "SUBMIT" }, orderBy: { at: "asc" } });
+const frozenText = async (copyId: string) => (await readSnapshot(copyId, (await db().copy.findUniqueOrThrow({ where: { id: copyId } })).submittedSnapshot))!.toString();
 const notebookOf = (copyId: string) => path.join(copyDir(copyId), NB);
 
 describe.each(dbKinds)("hand-in and grading on %s", (kind) => {
@@ -77,35 +76,36 @@ describe.each(dbKinds)("hand-in and grading on %s", (kind) => {
     return { a, c1, c2 };
   }
 
-  it("the student hands in: one frozen snapshot, private to the portal, that later edits never change", async () => {
+  it("the student hands in: one frozen snapshot (a submit point of the history), private to the portal, that later edits never change", async () => {
     const { c1 } = await setup();
     fs.writeFileSync(notebookOf(c1.id), nb.toString().replace("Manipulation", "Mon travail"));
     const res = await call(submitRoute.POST, tok.zoe!, { id: c1.id }, "POST");
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ state: "SUBMITTED", submittedBy: "student", snapshot: true, submissions: 1 });
     expect(new Date(res.body.submittedAt as string).getTime()).toBeGreaterThan(Date.now() - 60_000);
-    const frozen = path.join(submissionsRoot(), c1.id, "1", "notebook.ipynb");
-    expect(fs.readFileSync(frozen, "utf8")).toContain("Mon travail");
-    expect(fs.statSync(submissionsRoot()).mode & 0o777).toBe(0o700);
-    expect(fs.statSync(path.dirname(frozen)).mode & 0o777).toBe(0o700);
-    expect(fs.statSync(frozen).mode & 0o777).toBe(0o600);
+    expect(await frozenText(c1.id)).toContain("Mon travail");
+    const points = await submitPoints(c1.id);
+    expect(points).toHaveLength(1);
+    expect(points[0]!.actorId).toBe(s1.id);
+    // The history's store is the portal's alone: no student server can read or change it.
+    const store = path.join(t.dataDir, "history");
+    expect(fs.statSync(store).mode & 0o077).toBe(0);
     // The kernel (or Jupyter) keeps writing into the copy after the hand-in: the snapshot does not move.
     fs.writeFileSync(notebookOf(c1.id), "{}");
     fs.rmSync(notebookOf(c1.id));
     fs.symlinkSync("/etc/passwd", notebookOf(c1.id));
-    const row = await db().copy.findUniqueOrThrow({ where: { id: c1.id } });
-    expect((await readSnapshot(c1.id, row.submittedSnapshot))!.toString()).toContain("Mon travail");
+    expect(await frozenText(c1.id)).toContain("Mon travail");
     // Handing in again changes nothing.
     const again = await call(submitRoute.POST, tok.zoe!, { id: c1.id }, "POST");
     expect(again.body).toMatchObject({ state: "SUBMITTED", submissions: 1 });
-    expect(snapshotFolders(c1.id)).toEqual(["1"]);
+    expect(await submitPoints(c1.id)).toHaveLength(1);
   });
 
   it("a double click (or ten tabs) hands in once: one snapshot, one count", async () => {
     const { c1 } = await setup();
     const all = await Promise.all(Array.from({ length: 10 }, () => call(submitRoute.POST, tok.zoe!, { id: c1.id }, "POST")));
     expect(all.map((r) => r.status)).toEqual(Array(10).fill(200));
-    expect(snapshotFolders(c1.id)).toEqual(["1"]);
+    expect(await submitPoints(c1.id)).toHaveLength(1);
     expect((await db().copy.findUniqueOrThrow({ where: { id: c1.id } })).submissionCount).toBe(1);
   });
 
@@ -186,10 +186,12 @@ describe.each(dbKinds)("hand-in and grading on %s", (kind) => {
     expect(r.body).toMatchObject({ state: "IN_PROGRESS" });
     fs.writeFileSync(notebookOf(c2.id), nb.toString().replace("Manipulation", "Version 2"));
     expect((await call(submitRoute.POST, tok.adam!, { id: c2.id }, "POST")).body).toMatchObject({ state: "SUBMITTED", submissions: 2 });
-    expect(snapshotFolders(c2.id)).toEqual(["1", "2"]);
-    const row = await db().copy.findUniqueOrThrow({ where: { id: c2.id } });
-    expect((await readSnapshot(c2.id, row.submittedSnapshot))!.toString()).toContain("Version 2");
-    expect(fs.readFileSync(path.join(submissionsRoot(), c2.id, "1", "notebook.ipynb"), "utf8")).toContain("Version 1");
+    const points = await submitPoints(c2.id);
+    expect(points).toHaveLength(2);
+    expect(await frozenText(c2.id)).toContain("Version 2");
+    expect((await readSnapshot(c2.id, `history:${points[0]!.id}`))!.toString()).toContain("Version 1");
+    // A reference to another copy's point reads nothing.
+    expect(await readSnapshot(c1.id, `history:${points[0]!.id}`)).toBeNull();
     // The other copy was untouched.
     expect((await db().copy.findUniqueOrThrow({ where: { id: c1.id } })).state).toBe("NEW");
   });
@@ -202,8 +204,7 @@ describe.each(dbKinds)("hand-in and grading on %s", (kind) => {
     expect(r.status).toBe(400);
     expect(r.body.error!.message).toMatch(/lien symbolique/);
     expect(r.body.error!.message).not.toMatch(/root:/);
-    expect(snapshotFolders(c1.id).filter((f) => !f.startsWith(".tmp"))).toEqual([]);
-    expect(snapshotFolders(c1.id)).toEqual([]);
+    expect(await submitPoints(c1.id)).toEqual([]);
     expect((await db().copy.findUniqueOrThrow({ where: { id: c1.id } })).state).toBe("NEW");
   });
 

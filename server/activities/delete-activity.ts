@@ -3,7 +3,6 @@ import { db } from "../db";
 import { activityDir, copyDir, removeDir } from "../storage";
 import type { User } from "../generated/prisma/client";
 import { activityForManager } from "./access";
-import { removeSnapshots } from "../grading/snapshots";
 
 /** How many copies a deletion would remove (for the confirmation dialog). */
 export async function deletionImpact(user: User, activityId: string) {
@@ -24,10 +23,7 @@ export async function deleteActivity(user: User, activityId: string, beforeDelet
     await tx.copy.deleteMany({ where: { activityId: a.id } });
     await tx.activity.delete({ where: { id: a.id } });
   });
-  for (const c of copies) {
-    await removeDir(copyDir(c.id));
-    await removeSnapshots(c.id);
-  }
+  for (const c of copies) await removeDir(copyDir(c.id));
   await removeDir(activityDir(a.id));
   return { copies: copies.length };
 }

@@ -33,14 +33,14 @@ export type GradingPatch = z.infer<typeof gradingPatchSchema>;
  * notebook frozen). GRADED releases the feedback unless `release` is false. IN_PROGRESS ("reprendre"): the student
  * may work again, past the deadline too, until they hand it in again. Idempotent.
  */
-async function setState(copy: GradingCopy, target: TeacherState, release: boolean | undefined): Promise<void> {
+async function setState(copy: GradingCopy, target: TeacherState, release: boolean | undefined, actorId: string): Promise<void> {
   const now = new Date();
   if (target === "IN_PROGRESS") {
     if (copy.state === "IN_PROGRESS" && copy.reopenedAt) return;
     await db().copy.update({ where: { id: copy.id }, data: { state: "IN_PROGRESS", gradedAt: null, reopenedAt: now } });
     return;
   }
-  if (!isHandedIn(copy.state)) await handIn(copy.id, "teacher");
+  if (!isHandedIn(copy.state)) await handIn(copy.id, "teacher", { actorId });
   if (target === "SUBMITTED") {
     await db().copy.updateMany({ where: { id: copy.id, state: "GRADED" }, data: { state: "SUBMITTED", gradedAt: null } });
     return;
@@ -57,7 +57,7 @@ export async function updateGrading(user: User, copyId: string, patch: GradingPa
     throw new AppError("bad_request", "evaluation et grade sont le même champ : n'en envoyez qu'un.");
   let copy = await copyForGrader(user, copyId);
   if (patch.state) {
-    await setState(copy, patch.state, patch.released);
+    await setState(copy, patch.state, patch.released, user.id);
     copy = await copyForGrader(user, copyId);
   }
   const grade = patch.evaluation ?? patch.grade;
