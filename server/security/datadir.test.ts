@@ -205,7 +205,7 @@ describe.skipIf(!isRoot)("after a real ./carnet start, from a student's kernel",
   let bobCopy: string;
   let kernel: KernelSocket;
   beforeAll(async () => {
-    stack = await startStack({ env: { CARNET_NOTEBOOK_URL: "same-origin" } });
+    stack = await startStack();
     await stack.addUser("prof", "teacher", PASSWORD);
     await stack.addUser("alice", "student", PASSWORD, "Alice Martin");
     await stack.addUser("bob", "student", PASSWORD, "Bob Durand");

@@ -427,7 +427,12 @@ async function enforceQuota(copy: { id: string; diskMb: number | null; overQuota
   }
   await db().copy.update({ where: { id: copy.id }, data: { diskMb: mb ?? copy.diskMb, overQuotaAt: copy.overQuotaAt ?? now } });
   log.warn({ copyId: copy.id, diskMb: mb, quotaMb: quota }, "copy over its disk quota: stopping its server");
-  await cleanup(copy.id, "over quota", quotaStoppedNotice(mb));
+  await cleanup(copy.id, "over quota");
+  // Measured again once the server is gone (it may have been writing meanwhile): student and teacher see the final size.
+  const after = await diskUsage(copyDir(copy.id)).catch(() => null);
+  const final = after && "bytes" in after ? Math.max(quota + 1, Math.ceil(after.bytes / MiB)) : mb;
+  if (final !== null && final !== mb) await db().copy.update({ where: { id: copy.id }, data: { diskMb: final } });
+  live.set(copy.id, { progress: { progress: 0, message: "" }, error: quotaStoppedNotice(final) });
   return true;
 }
 
