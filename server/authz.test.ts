@@ -66,6 +66,8 @@ const apiMatrix: [string, string, number[]][] = [
   ["GET", "/api/v1/activities/:a/copies.csv", [401, 403, 403, 200, 404, 200]],
   ["GET", "/api/v1/activities/:a/copies.zip", [401, 403, 403, 200, 404, 200]],
   ["GET", "/api/v1/copies/:c/download", [401, 200, 404, 200, 404, 200]],
+  ["GET", "/api/v1/copies/:c", [401, 200, 404, 200, 404, 200]],
+  ["GET", "/api/v1/copies/:c/comments", [401, 200, 404, 200, 404, 200]],
   ["GET", "/api/v1/copies/:c/server", [401, 200, 404, 200, 404, 404]],
   ["GET", "/api/v1/me/copies", [401, 200, 200, 200, 200, 200]],
   ["GET", "/api/v1/me/tokens", [401, 200, 200, 200, 200, 200]],
