@@ -8,7 +8,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { test, expect, type Browser } from "@playwright/test";
+import { test, expect, type Browser, type Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
 import { startStack, type Stack } from "./stack";
 import { csvBytes, notebookBytes, openCopy, PASSWORD, startServer, teardown, CSV_NAME, NOTEBOOK_NAME } from "../server/servers/live-test-helpers";
 
@@ -41,6 +42,13 @@ async function createActivity(title: string, description = "") {
 async function patchActivity(id: string, body: object) {
   const res = await fetch(`${stack.url}/api/v1/activities/${id}`, { method: "PATCH", headers: { authorization: `Bearer ${teacherPat}`, "content-type": "application/json" }, body: JSON.stringify(body) });
   expect(res.status).toBe(200);
+}
+
+/** axe-core on the page: no serious or critical violation in Carnet's own parts (the rendered notebook is the renderer's). */
+async function noSeriousAxe(page: Page, what: string) {
+  const r = await new AxeBuilder({ page }).exclude(".carnet-notebook").analyze();
+  const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(bad.map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`), `axe on ${what}`).toEqual([]);
 }
 
 test.beforeAll(async () => {
@@ -84,6 +92,7 @@ test("hand in, grade inline, comment a cell, release in bulk: the student reads 
   const aliceRow = teacher.page.getByTestId("copies-table").getByRole("row").filter({ hasText: "Alice Martin" });
   await expect(aliceRow.getByTestId("presence")).toHaveText("Connecté");
   await expect(teacher.page.getByTestId("annex-list")).toContainText(CSV_NAME);
+  await noSeriousAxe(teacher.page, "the dashboard");
 
   // ---- "Mes copies" right after the save: the save time (not "Jamais"), the deadline and the time left.
   await alice.page.goto(`${stack.url}/copies`);
@@ -96,9 +105,11 @@ test("hand in, grade inline, comment a cell, release in bulk: the student reads 
   await expect(alice.page.getByTestId("consigne")).toHaveText(CONSIGNE);
   await expect(alice.page.getByTestId("deadline")).toContainText("À rendre avant le");
   await expect(alice.page.locator("#notebook-view")).toContainText("moyenne : 42");
+  await noSeriousAxe(alice.page, "the hand-in page");
   await alice.page.getByTestId("hand-in").click();
   const dialog = alice.page.getByRole("dialog", { name: "Rendre votre copie ?" });
   await expect(dialog).toContainText("tel qu'il est enregistré maintenant");
+  await noSeriousAxe(alice.page, "the hand-in dialog");
   await dialog.getByRole("button", { name: "Rendre ma copie" }).dblclick();
   await expect(alice.page.getByTestId("submitted-at")).toContainText("Rendue le");
   await expect(alice.page.getByText("Votre copie est rendue : elle n'est plus modifiable.")).toBeVisible();
@@ -145,6 +156,7 @@ test("hand in, grade inline, comment a cell, release in bulk: the student reads 
   await teacher.page.getByLabel("Commentaire sur la cellule 1").fill("Relis bien la consigne avant de commencer.");
   await teacher.page.getByRole("button", { name: "Enregistrer le commentaire" }).click();
   await expect(teacher.page.getByTestId("cell-comment")).toContainText("Relis bien la consigne");
+  await noSeriousAxe(teacher.page, "the teacher's view of a copy");
 
   // ---- Bulk: both copies "Corrigée" (Bob's is collected first), which releases the feedback.
   await teacher.page.goto(`${stack.url}/activites/${a.id}`);
@@ -168,12 +180,14 @@ test("hand in, grade inline, comment a cell, release in bulk: the student reads 
   // ---- Alice reads it: "Mes copies", then her copy page (no Jupyter now), with the comment next to the cell.
   await alice.page.goto(`${stack.url}/copies`);
   await expect(myRow.getByTestId("feedback-available")).toHaveText("Retour du professeur : 15/20");
+  await noSeriousAxe(alice.page, "Mes copies");
   await alice.page.goto(`${stack.url}/copies/${copyId}`);
   await expect(alice.page.getByTestId("feedback-evaluation")).toHaveText("15/20");
   await expect(alice.page.getByTestId("feedback-appreciation")).toHaveText("Très bien : pense à arrondir au dixième.");
   await expect(alice.page.getByTestId("cell-comment")).toContainText("Relis bien la consigne");
   await expect(alice.page.getByTestId("consigne")).toHaveText(CONSIGNE);
   await expect(alice.page.getByTestId("live-server")).toHaveCount(0);
+  await noSeriousAxe(alice.page, "the graded copy page");
 
   // ---- On a phone: one header row with a menu, nothing wider than the screen; a screenshot to look at.
   const phone = await signIn(browser, "alice", { width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
@@ -194,6 +208,7 @@ test("hand in, grade inline, comment a cell, release in bulk: the student reads 
   await phone.page.screenshot({ path: path.resolve(import.meta.dirname, "../test-results/teacher-copy-page-phone-comment.png") });
   await phone.page.locator("summary", { hasText: "Menu" }).click();
   await expect(phone.page.getByTestId("mobile-menu").getByRole("link", { name: "Mes copies" })).toBeVisible();
+  await noSeriousAxe(phone.page, "the copy page on a phone, menu open");
 
   await Promise.all([alice.ctx.close(), teacher.ctx.close(), phone.ctx.close()]);
 });
@@ -221,6 +236,7 @@ test("access windows: the link before the opening date, a locked copy after the 
   await teacher.page.getByRole("button", { name: "Enregistrer les dates" }).click();
   await expect(teacher.page.getByText("Dates et accès enregistrés.")).toBeVisible();
   await expect(teacher.page.getByTestId("window-summary")).toContainText("Date limite passée");
+  await noSeriousAxe(teacher.page, "the activity page with its dates form open");
   const got = (await (await fetch(`${stack.url}/api/v1/activities/${a.id}`, { headers: { authorization: `Bearer ${teacherPat}` } })).json()) as { closesAt: string; accessMode: string };
   expect(got.accessMode).toBe("locked");
   expect(Math.abs(new Date(got.closesAt).getTime() - past.getTime())).toBeLessThan(60_000);
@@ -228,6 +244,7 @@ test("access windows: the link before the opening date, a locked copy after the 
   // Bob: not even viewable, with the reason; the download refuses too. The teacher still sees it.
   await bob.page.goto(`${stack.url}/copies/${copyId}`);
   await expect(bob.page.getByTestId("closed-copy")).toContainText("Cette activité est verrouillée depuis la date limite");
+  await noSeriousAxe(bob.page, "a locked copy");
   const dl = await bob.page.request.get(`${stack.url}/api/v1/copies/${copyId}/download`);
   expect(dl.status()).toBe(403);
   await bob.page.goto(`${stack.url}/copies`);
