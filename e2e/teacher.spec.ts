@@ -247,6 +247,9 @@ test("access windows: the link before the opening date, a locked copy after the 
   await noSeriousAxe(bob.page, "a locked copy");
   const dl = await bob.page.request.get(`${stack.url}/api/v1/copies/${copyId}/download`);
   expect(dl.status()).toBe(403);
+  const annex = await bob.page.request.get(`${stack.url}/copies/${copyId}/fichiers/${CSV_NAME}`);
+  expect(annex.status()).toBe(403);
+  expect(await annex.text()).not.toContain(csvBytes().toString("utf8").split("\n")[1]!);
   await bob.page.goto(`${stack.url}/copies`);
   const row = bob.page.getByTestId("my-copy").filter({ hasText: "Fonctions" });
   await expect(row.getByRole("link", { name: "Fonctions" })).toHaveCount(0);

@@ -5,6 +5,7 @@ import { AppError } from "../errors";
 import type { User } from "../generated/prisma/client";
 import { stopServersOf } from "../servers/hooks";
 import { nudgeDeadlines } from "../grading/deadlines";
+import { phaseOf } from "../grading/window";
 import { activityForManager } from "./access";
 
 /** An ISO 8601 date-time with its offset ("2026-11-12T14:05:00+01:00", "…Z"), or null to remove it. */
@@ -31,7 +32,8 @@ export const updateActivitySchema = z
 
 /**
  * Applies the patch. Moving the deadline or the mode makes the deadline's work (servers stopped, copies handed in)
- * happen again for the new one; archiving stops the copies' live servers (an archived activity is closed).
+ * happen again for the new one; archiving, or an opening date moved into the future, stops the copies' live servers
+ * (nobody works in a closed activity; a passed deadline is the deadline timer's, nudged here).
  * Throws bad_request when the window ends before it opens.
  */
 export async function updateActivity(user: User, activityId: string, patch: z.infer<typeof updateActivitySchema>) {
@@ -56,7 +58,7 @@ export async function updateActivity(user: User, activityId: string, patch: z.in
       ...(deadlineMoved ? { deadlineDoneAt: null } : {}),
     },
   });
-  if (archiving) {
+  if (archiving || phaseOf(updated) === "before") {
     const running = await db().jupyterServer.findMany({ where: { copy: { activityId: a.id } }, select: { copyId: true } });
     await stopServersOf(running.map((r) => r.copyId));
   }

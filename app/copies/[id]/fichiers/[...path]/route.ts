@@ -50,6 +50,7 @@ export async function GET(_req: Request, { params }: { params: Promise<{ id: str
   } catch (e) {
     if (e instanceof CopyFileError) return e.status === 404 ? notFound() : refusal(e.status, e.code, e.message);
     if (isAppError(e) && e.code === "not_found") return notFound();
+    if (isAppError(e) && e.code === "forbidden") return refusal(403, "forbidden", e.message); // a locked activity's window
     throw e;
   }
 }
