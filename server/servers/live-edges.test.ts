@@ -90,7 +90,7 @@ describe("live servers: maximum age and orphans", () => {
     const workDir = fs.mkdtempSync(path.join(stack.dataDir, "orphan-"));
     orphan = createSpawner(
       "local",
-      { id: "orphelin", baseUrl: "/nb/orphelin/", workDir, token: crypto.randomBytes(16).toString("hex"), memoryMb: 512, cpus: 1 },
+      { id: "orphelin", baseUrl: "/nb/orphelin/", workDir, token: crypto.randomBytes(16).toString("hex"), memoryMb: 512, cpus: 1, uid: 299_999, gid: 299_999 },
       { instanceId, stateDir: path.join(stack.dataDir, "servers") },
     );
     await orphan.start();
