@@ -88,7 +88,7 @@ test("the teacher's dashboard shows the student's name and class", async ({ page
   await casForm(page, "prof.cas", "prof-secret");
   await page.goto(activityUrl);
   const table = page.getByTestId("copies-table");
-  await expect(table.getByText("Hugo Bernard")).toBeVisible();
+  await expect(table.getByText("Hugo Bernard", { exact: true })).toBeVisible();
   await expect(table.getByText("2NDE3")).toBeVisible();
 });
 

@@ -57,26 +57,28 @@ async function closeActivity(activityId: string, closesAt: Date): Promise<void> 
 }
 
 const KEY = Symbol.for("carnet.grading.deadlines");
-type Watcher = { timer: NodeJS.Timeout | null; running: boolean; stopped: boolean };
+/** `nudged`: a deadline moved while a sweep was running; its plan may be stale, so sweep again at once. */
+type Watcher = { timer: NodeJS.Timeout | null; running: boolean; stopped: boolean; nudged: boolean };
 type G = typeof globalThis & { [KEY]?: Watcher };
 
 async function tick(w: Watcher): Promise<void> {
   if (w.stopped) return;
   w.running = true;
+  w.nudged = false;
+  let delay = SWEEP_MS;
   try {
     await runDeadlines();
+    const next = await db()
+      .activity.findFirst({ where: { accessMode: { not: "open" }, closesAt: { gt: new Date() }, deadlineDoneAt: null }, orderBy: { closesAt: "asc" }, select: { closesAt: true } })
+      .catch(() => null);
+    if (next?.closesAt) delay = Math.min(SWEEP_MS, Math.max(50, next.closesAt.getTime() - Date.now() + 20));
   } catch (err) {
     log.warn({ err }, "deadline sweep failed");
   } finally {
     w.running = false;
   }
   if (w.stopped) return;
-  let delay = SWEEP_MS;
-  const next = await db()
-    .activity.findFirst({ where: { accessMode: { not: "open" }, closesAt: { gt: new Date() }, deadlineDoneAt: null }, orderBy: { closesAt: "asc" }, select: { closesAt: true } })
-    .catch(() => null);
-  if (next?.closesAt) delay = Math.min(SWEEP_MS, Math.max(50, next.closesAt.getTime() - Date.now() + 20));
-  schedule(w, delay);
+  schedule(w, w.nudged ? 0 : delay);
 }
 
 function schedule(w: Watcher, delay: number) {
@@ -89,14 +91,16 @@ function schedule(w: Watcher, delay: number) {
 export function startDeadlineWatcher(): void {
   const g = globalThis as G;
   if (g[KEY] && !g[KEY].stopped) return;
-  const w: Watcher = (g[KEY] = { timer: null, running: false, stopped: false });
+  const w: Watcher = (g[KEY] = { timer: null, running: false, stopped: false, nudged: false });
   schedule(w, 0);
 }
 
 /** A deadline was set or moved: plan again now (no-op where the watcher does not run, e.g. the CLI). */
 export function nudgeDeadlines(): void {
   const w = (globalThis as G)[KEY];
-  if (w && !w.stopped && !w.running) schedule(w, 0);
+  if (!w || w.stopped) return;
+  if (w.running) w.nudged = true; // the sweep in progress plans again at once when it ends
+  else schedule(w, 0);
 }
 
 /** Stops the timer (tests). */
