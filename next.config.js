@@ -9,7 +9,7 @@ const nextConfig = {
   // Several builds side by side (e.g. engineers working in one tree) can use separate output folders.
   distDir: process.env.CARNET_NEXT_DIST_DIR || ".next",
   // The proxy in front of Next keeps the public Host header; uploads are streamed by our route handlers.
-  // Types are checked by `./carnet test` (tsc over the whole repo, tests included), not by every build.
-  typescript: { ignoreBuildErrors: true },
+  // A build with a type error fails (`./carnet test` also runs tsc over the whole repo, tests included).
+  typescript: { ignoreBuildErrors: false },
 };
 export default nextConfig;

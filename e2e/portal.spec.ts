@@ -126,7 +126,7 @@ test("a teacher shares a notebook, each student gets their own copy", async ({ b
   await create.click();
   await expect(teacher).toHaveURL(/\/activites\/[^/?]+\?nouvelle=1$/);
   const activityId = new URL(teacher.url()).pathname.split("/")[2]!;
-  await expect(teacher.getByText(`Notebook : ${NOTEBOOK_NAME}`, { exact: true })).toBeVisible();
+  await expect(teacher.getByText(`Notebook : ${NOTEBOOK_NAME}`, { exact: true }).first()).toBeVisible();
   const shareUrl = await teacher.getByTestId("share-url").inputValue();
   const code = (await teacher.getByTestId("share-code").textContent())!.trim();
   expect(shareUrl).toBe(`${stack.url}/a/${code.replace(/-/g, "")}`);

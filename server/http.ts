@@ -2,6 +2,7 @@
  * The one wrapper every API route goes through: resolves the caller, checks CSRF and roles, maps errors to
  * `{"error": {"code", "message"}}` with the right status. A 500 says nothing internal and is logged.
  */
+import "server-only";
 import { ZodError } from "zod";
 import { actorFromRequest, checkCsrf, type Actor } from "./auth/actor";
 import { AppError, isAppError } from "./errors";

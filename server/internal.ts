@@ -1,4 +1,5 @@
 /** Routes under /api/internal are for Carnet's own processes (proxy, CLI) on loopback, with the shared secret. */
+import "server-only";
 import crypto from "node:crypto";
 import { env } from "./env";
 

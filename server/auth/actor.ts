@@ -1,4 +1,5 @@
 /** Who is calling: a personal access token (Authorization: Bearer) or the browser session. */
+import "server-only";
 import { auth } from "./nextauth";
 import { userIdForToken } from "./tokens";
 import { activeUser } from "../users";

@@ -6,6 +6,7 @@
  * ended, checked by the portal and the proxy) and `authTime` (seconds since 1970 at sign-in, for actions that need a
  * recent sign-in). Signing out bumps the version: every session of the user ends, open notebooks included.
  */
+import "server-only";
 import NextAuth, { CredentialsSignin, type NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
 import type { Provider } from "next-auth/providers";

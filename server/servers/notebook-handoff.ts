@@ -7,6 +7,7 @@
  * process, a code lives 60 s, and a code lost to a restart only means the browser starts the hand-over again.
  * Only SHA-256 digests of codes are kept.
  */
+import "server-only";
 import crypto from "node:crypto";
 import { db } from "../db";
 import { notFound, AppError } from "../errors";
