@@ -1,7 +1,7 @@
 /**
  * A teacher's update reaching a student mid-way, end to end in Chromium against the real stack (local backend, real
  * Jupyter): the student answers in their live notebook and saves; the teacher fixes a question in v2 and publishes
- * it with propagate=true, which only offers it (the student's server runs); the student accepts it from the copy's
+ * it from the activity page with « Proposer la mise à jour aux copies existantes », which only offers it (the student's server runs); the student accepts it from the copy's
  * history page: their answer is intact and the fix is there, in the file and in Jupyter after a reload; then
  * "Annuler la mise à jour" brings the copy back, answer still intact; "Réinitialiser" and its undo too.
  */
@@ -67,17 +67,25 @@ test.describe("a teacher's update, accepted by a student mid-way", () => {
     await page.waitForFunction(() => (window as unknown as JupyterWindow).Jupyter?.notebook?.dirty === false);
     await expect.poll(() => fs.readFileSync(file, "utf8"), { timeout: 15_000 }).toContain(ANSWER);
 
-    // ---- The teacher fixes the first question in v2 and publishes it to existing copies: offered, not applied.
+    // ---- The teacher fixes the first question in v2 and publishes it from the activity page with « Proposer la mise
+    // à jour aux copies existantes »: offered, not applied (Alice has her notebook open).
     const v2 = JSON.parse(notebookBytes().toString("utf8")) as { cells: Cell[] };
     const q = v2.cells.find((c) => c.cell_type === "markdown")!;
     const fixed = `${text(q)}${FIX}`;
     q.source = fixed;
-    const form = new FormData();
-    form.set("notebook", new Blob([JSON.stringify(v2)], { type: "application/x-ipynb+json" }), NOTEBOOK_NAME);
-    form.set("propagate", "true");
-    const res = await fetch(`${stack.url}/api/v1/activities/${activity.id}/versions`, { method: "POST", headers: { authorization: `Bearer ${pat}` }, body: form });
-    expect(res.status).toBe(201);
-    expect(((await res.json()) as { propagation: unknown }).propagation).toEqual({ offered: 1, applied: 0, pending: 1, failed: 0 });
+    const tctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const teacher = await tctx.newPage();
+    await teacher.goto(`${stack.url}/activites/${activity.id}`);
+    await teacher.getByLabel("Identifiant").fill("mdurand");
+    await teacher.getByLabel("Mot de passe").fill(PASSWORD);
+    await teacher.getByRole("button", { name: "Se connecter", exact: true }).click();
+    await teacher.getByText("Remplacer le notebook ou les annexes").click();
+    const versionForm = teacher.getByTestId("replace-version");
+    await versionForm.locator("#notebook").setInputFiles({ name: NOTEBOOK_NAME, mimeType: "application/x-ipynb+json", buffer: Buffer.from(JSON.stringify(v2)) });
+    await versionForm.getByLabel(/Proposer la mise à jour aux copies existantes/).check();
+    await versionForm.getByRole("button", { name: "Enregistrer la nouvelle version" }).click();
+    await expect(versionForm.getByText(/proposée à 1 copie\. 1 en attente : l'élève a son notebook ouvert/)).toBeVisible();
+    await tctx.close();
     expect(fs.readFileSync(file, "utf8")).not.toContain(FIX);
 
     // ---- The student, on the portal: the copy's history (the copy page itself goes on to the running notebook),

@@ -8,6 +8,17 @@ import { UploadProgress } from "./UploadProgress";
 import { sendMultipart } from "./upload";
 
 type Mode = "add" | "replace";
+type Propagation = { offered: number; applied: number; pending: number; failed: number };
+
+/** What the teacher reads after a new version sent with « Proposer la mise à jour aux copies existantes ». */
+function propagationText(p: Propagation | undefined): string {
+  if (!p) return "Nouvelle version enregistrée. Les élèves qui ouvriront le lien désormais la recevront ; les copies existantes n'ont pas changé.";
+  if (p.offered === 0) return "Nouvelle version enregistrée. Aucune copie existante n'était sur une version plus ancienne.";
+  const parts = [`Nouvelle version enregistrée et proposée à ${p.offered} copie${p.offered > 1 ? "s" : ""}.`];
+  if (p.applied) parts.push(`${p.applied} mise${p.applied > 1 ? "s" : ""} à jour tout de suite (serveur arrêté ; le travail des élèves est gardé, une sauvegarde a été faite avant).`);
+  if (p.pending) parts.push(`${p.pending} en attente : l'élève a son notebook ouvert et acceptera la mise à jour depuis l'historique de sa copie.`);
+  return parts.join(" ");
+}
 
 /**
  * Upload a new version (POST /api/v1/activities/{id}/versions): a new notebook, new annexes, or both. What is not
@@ -20,6 +31,7 @@ export function ReplaceVersionForm({ id, maxNotebookMb, maxActivityMb }: { id: s
   const [sending, setSending] = useState(false);
   const [progress, setProgress] = useState(0);
   const [mode, setMode] = useState<Mode>("add");
+  const [propagate, setPropagate] = useState(false);
   const [msg, setMsg] = useState<{ tone: "error" | "success"; text: string } | null>(null);
 
   async function submit(e: FormEvent<HTMLFormElement>) {
@@ -34,13 +46,15 @@ export function ReplaceVersionForm({ id, maxNotebookMb, maxActivityMb }: { id: s
     setSending(true);
     setMsg(null);
     setProgress(0);
-    const res = await sendMultipart(`/api/v1/activities/${id}/versions`, "POST", data, setProgress);
+    if (propagate) data.set("propagate", "true");
+    const res = await sendMultipart<{ propagation?: Propagation }>(`/api/v1/activities/${id}/versions`, "POST", data, setProgress);
     busy.current = false;
     setSending(false);
     if (res.ok) {
       formRef.current?.reset();
       setMode("add");
-      setMsg({ tone: "success", text: "Nouvelle version enregistrée. Les élèves qui ouvriront le lien désormais la recevront ; les copies existantes n'ont pas changé." });
+      setPropagate(false);
+      setMsg({ tone: "success", text: propagationText(res.data?.propagation) });
       router.refresh();
     } else setMsg({ tone: "error", text: res.message });
   }
@@ -71,6 +85,14 @@ export function ReplaceVersionForm({ id, maxNotebookMb, maxActivityMb }: { id: s
           </span>
         </label>
       </fieldset>
+      <label className="flex items-start gap-3 text-slate-700">
+        <input type="checkbox" name="propagate" value="true" checked={propagate} onChange={(e) => setPropagate(e.target.checked)} disabled={sending} className={radio} />
+        <span>
+          <strong className="font-medium text-slate-900">Proposer la mise à jour aux copies existantes</strong>&nbsp;: chaque copie est fusionnée cellule par cellule
+          (les cellules modifiées par l&apos;élève restent telles quelles, votre nouvelle version est placée juste après)&nbsp;; une sauvegarde est faite avant, et
+          l&apos;élève qui a son notebook ouvert choisit quand l&apos;accepter.
+        </span>
+      </label>
       {sending ? <UploadProgress fraction={progress} /> : null}
       <Button type="submit" disabled={sending}>
         {sending ? "Envoi en cours…" : "Enregistrer la nouvelle version"}
