@@ -85,7 +85,8 @@ test.describe("a teacher's update, accepted by a student mid-way", () => {
     await versionForm.getByLabel(/Proposer la mise à jour aux copies existantes/).check();
     await versionForm.getByRole("button", { name: "Enregistrer la nouvelle version" }).click();
     await expect(versionForm.getByText(/proposée à 1 copie\. 1 en attente : l'élève a son notebook ouvert/)).toBeVisible();
-    await tctx.close();
+    await teacher.reload();
+    await expect(teacher.getByTestId("copy-version")).toHaveText("Version 1 · mise à jour proposée, pas encore acceptée");
     expect(fs.readFileSync(file, "utf8")).not.toContain(FIX);
 
     // ---- The student, on the portal: the copy's history (the copy page itself goes on to the running notebook),
@@ -99,6 +100,10 @@ test.describe("a teacher's update, accepted by a student mid-way", () => {
     expect(after.cells.map(text)).toContain(fixed);
     expect(text(after.cells[firstCode]!)).toContain(ANSWER);
     await expect(portal.getByTestId("timeline").locator("li").first()).toHaveAttribute("data-kind", "update");
+    // The teacher's dashboard says which version the copy is on and who accepted.
+    await teacher.reload();
+    await expect(teacher.getByTestId("copy-version")).toContainText("Version 2 · mise à jour acceptée par l'élève le");
+    await tctx.close();
 
     // ---- Jupyter, reloaded, shows both.
     await page.reload();

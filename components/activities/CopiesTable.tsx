@@ -25,6 +25,8 @@ export type DashboardRow = {
   released: boolean;
   /** The student's live server: "online" (traffic in the last minutes), "idle", "starting", "offline". */
   presence: "online" | "idle" | "starting" | "offline";
+  /** « Version 2 · mise à jour acceptée par l'élève le … » (docs/history.md). */
+  version?: string;
 };
 
 const PRESENCE: Record<DashboardRow["presence"], { label: string; dot: string } | null> = {
@@ -158,6 +160,7 @@ export function CopiesTable({ activityId, rows, headers, total, csvHref, zipAllH
                 <td className="border-b border-slate-100 px-4 py-3">
                   <Badge tone={TONES[r.state] ?? "neutral"}>{r.stateLabel}</Badge>
                   {r.submitted ? <span className="mt-1 block text-sm text-slate-600">{r.submitted}</span> : null}
+                  {r.version ? <span className="mt-1 block text-sm text-slate-600" data-testid="copy-version">{r.version}</span> : null}
                   {r.evaluation || r.appreciation ? (
                     <span className="mt-1 block text-sm text-slate-600">{r.released ? "Retours publiés" : "Retours non publiés"}</span>
                   ) : null}

@@ -60,6 +60,13 @@ export function Dashboard({ activityId, query, result }: { activityId: string; q
     appreciation: c.grading.appreciation,
     released: c.grading.released,
     presence: c.grading.presence,
+    version:
+      `Version ${c.versionNumber}` +
+      (c.update?.status === "offered"
+        ? " · mise à jour proposée, pas encore acceptée"
+        : c.update?.status === "applied"
+          ? ` · mise à jour ${c.update.byStudent ? "acceptée par l'élève" : "appliquée (serveur arrêté)"} le ${formatDateTime(c.update.at)}`
+          : ""),
   }));
   const exportParams = new URLSearchParams();
   if (query.class) exportParams.set("class", query.class);

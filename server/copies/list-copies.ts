@@ -1,7 +1,7 @@
 /** The activity's dashboard: every student's copy, sortable, filterable by class, searchable, paginated. */
 import { z } from "zod";
 import { db } from "../db";
-import type { Prisma, User } from "../generated/prisma/client";
+import type { CopyUpdateStatus, Prisma, User } from "../generated/prisma/client";
 import { activityForManager } from "../activities/access";
 import { refreshSaveTimes } from "./save-times";
 import { gradingRow, type GradingRow, type GradingRowSource } from "../grading/rows";
@@ -60,6 +60,8 @@ export type CopyRow = {
   lastSavedAt: Date | null;
   state: string;
   versionNumber: number;
+  /** The teacher's last update of this copy (docs/history.md): still offered, or applied (by whom, when). */
+  update: { status: "offered" } | { status: "applied"; at: Date; byStudent: boolean } | null;
   /** Disk used by the copy folder (MiB, last measure) and whether it is over CARNET_COPY_QUOTA_MB (server stopped). */
   diskMb: number | null;
   overQuota: boolean;
@@ -88,14 +90,18 @@ export async function listCopies(user: User, activityId: string, q: Partial<List
   return { activity: a, total, page, pageSize, pages: Math.max(1, Math.ceil(total / pageSize)), items, classes };
 }
 
+/** Updates that say something about a copy now (an undone one is offered again). */
+const LIVE_UPDATES: CopyUpdateStatus[] = ["OFFERED", "APPLIED"];
+
 const rowInclude = {
   student: { select: { id: true, username: true, name: true, classes: true } },
   version: { select: { number: true } },
   server: { select: { status: true, lastActivity: true } },
+  updates: { where: { status: { in: LIVE_UPDATES } }, orderBy: { offeredAt: "desc" }, take: 1, select: { status: true, appliedAt: true, appliedById: true } },
 } as const;
 
 function toRow(
-  c: { id: string; notebookPath: string; createdAt: Date; lastSavedAt: Date | null; state: string; diskMb: number | null; overQuotaAt: Date | null; student: Omit<CopyRow["student"], "class">; version: { number: number } } & GradingRowSource,
+  c: { id: string; notebookPath: string; createdAt: Date; lastSavedAt: Date | null; state: string; diskMb: number | null; overQuotaAt: Date | null; student: Omit<CopyRow["student"], "class">; version: { number: number }; updates: { status: string; appliedAt: Date | null; appliedById: string | null }[] } & GradingRowSource,
   wantedClass?: string,
 ): CopyRow & { notebookPath: string } {
   return {
@@ -108,9 +114,16 @@ function toRow(
     lastSavedAt: c.lastSavedAt,
     state: c.state,
     versionNumber: c.version.number,
+    update: updateOf(c.updates[0], c.student.id),
     diskMb: c.diskMb,
     overQuota: c.overQuotaAt !== null,
   };
+}
+
+function updateOf(u: { status: string; appliedAt: Date | null; appliedById: string | null } | undefined, studentId: string): CopyRow["update"] {
+  if (!u) return null;
+  if (u.status === "OFFERED") return { status: "offered" };
+  return { status: "applied", at: u.appliedAt ?? new Date(0), byStudent: u.appliedById === studentId };
 }
 
 function pickClass(classes: string[], wanted?: string): string | null {
