@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { test, expect, type Page } from "@playwright/test";
-import { startStack, type Stack } from "./stack";
+import { dockerUnavailable, startStack, type Stack } from "./stack";
 import { createActivity, notebookBytes, NOTEBOOK_NAME, PASSWORD, teardown, type Activity } from "../server/servers/live-test-helpers";
 
 type Cell = { cell_type: string; source: string | string[] };
@@ -26,13 +26,23 @@ async function notebookReady(page: Page) {
   await page.waitForFunction(() => (window as unknown as JupyterWindow).Jupyter?.notebook?.kernel?.is_connected() === true, null, { timeout: 60_000 });
 }
 
-test.describe("a teacher's update, accepted by a student mid-way", () => {
+for (const backend of ["local", "docker"] as const) test.describe(`a teacher's update, accepted by a student mid-way (${backend})`, () => {
   let stack: Stack;
   let activity: Activity;
   let pat: string | undefined;
 
   test.beforeAll(async () => {
-    stack = await startStack({ env: { CARNET_SPAWNER: "local" } });
+    const env: Record<string, string> = { CARNET_SPAWNER: backend };
+    if (backend === "docker") {
+      const d = dockerUnavailable();
+      if ("reason" in d) {
+        console.warn(`\n*** SKIPPED: history with the docker backend: ${d.reason} ***\n`);
+        test.skip(true, `docker backend: ${d.reason}`);
+        return;
+      }
+      env.DOCKER_HOST = d.host;
+    }
+    stack = await startStack({ env });
     await stack.addUser("mdurand", "teacher", PASSWORD, "Marie Durand");
     await stack.addUser("alice", "student", PASSWORD, "Alice Martin", "2nde 3");
     pat = await stack.token("mdurand");

@@ -7,33 +7,13 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { execFileSync } from "node:child_process";
 import { test, expect, type Page } from "@playwright/test";
-import { startStack, type Stack } from "./stack";
+import { dockerUnavailable, startStack, type Stack } from "./stack";
 import { createActivity, csvBytes, notebookOrigin, PASSWORD, teardown, type Activity } from "../server/servers/live-test-helpers";
 
 type JupyterWindow = {
   Jupyter?: { notebook?: { dirty: boolean; kernel?: { is_connected(): boolean } | null; ncells(): number; select(i: number): void } };
 };
-
-/** Why the Docker backend cannot run here, or null when an engine answers and the image is built. */
-function dockerUnavailable(): { reason: string } | { host: string } {
-  const script = path.resolve(import.meta.dirname, "../scripts/docker-engine.sh");
-  let host = process.env.DOCKER_HOST;
-  try {
-    const out = execFileSync(script, ["status"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
-    host = /DOCKER_HOST=(\S+)/.exec(out)?.[1] ?? host;
-  } catch {
-    return { reason: "no Docker engine reachable (start one with `scripts/docker-engine.sh start`)" };
-  }
-  if (!host) return { reason: "no Docker engine reachable" };
-  try {
-    execFileSync("docker", ["-H", host, "image", "inspect", "carnet-jupyter:latest"], { stdio: "ignore", timeout: 20_000 });
-  } catch {
-    return { reason: `image carnet-jupyter:latest missing on ${host} (run \`scripts/docker-engine.sh build-image\`)` };
-  }
-  return { host };
-}
 
 /** The notebook page is usable: the classic UI is loaded and its kernel is connected. */
 async function notebookReady(page: Page) {

@@ -2,7 +2,7 @@
  * Starts the whole portal for end-to-end tests, as `./carnet start` does (proxy on the public port, Next.js
  * production build behind it), on free 127.0.0.1 ports with a fresh data directory. Stops it by process group.
  */
-import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { spawn, execFile, execFileSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -157,4 +157,31 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       clearTimeout(t);
     },
   };
+}
+
+/**
+ * Why the Docker backend cannot run here, or the engine's address when it answers and the image is built.
+ * Under CI (CI=true) a missing engine or image is an error, not a reason to skip.
+ */
+export function dockerUnavailable(): { reason: string } | { host: string } {
+  const script = path.join(root, "scripts/docker-engine.sh");
+  let host = process.env.DOCKER_HOST;
+  try {
+    const out = execFileSync(script, ["status"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
+    host = /DOCKER_HOST=(\S+)/.exec(out)?.[1] ?? host;
+  } catch {
+    return unavailable("no Docker engine reachable (start one with `scripts/docker-engine.sh start`)");
+  }
+  if (!host) return unavailable("no Docker engine reachable");
+  try {
+    execFileSync("docker", ["-H", host, "image", "inspect", "carnet-jupyter:latest"], { stdio: "ignore", timeout: 20_000 });
+  } catch {
+    return unavailable(`image carnet-jupyter:latest missing on ${host} (run \`scripts/docker-engine.sh build-image\`)`);
+  }
+  return { host };
+}
+
+function unavailable(reason: string): { reason: string } {
+  if (process.env.CI === "true") throw new Error(`CI: the docker backend must run here, but: ${reason}`);
+  return { reason };
 }
