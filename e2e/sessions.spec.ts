@@ -112,3 +112,48 @@ test("a student signs up with a class code on /classe (the page reads the addres
   await page.getByRole("button", { name: "Créer mon compte" }).click();
   await expect(page.getByTestId("new-username")).toHaveText("jeanne.eleve");
 });
+
+test("a teacher creates and stops a class code in Codes de classe; the same server action replayed with a student's session does nothing", async ({ browser }) => {
+  const teacher = await (await browser.newContext()).newPage();
+  await teacher.goto(`${stack.url}/enseignant/codes`);
+  await signIn(teacher, "prof.ui", PASSWORD);
+  await expect(teacher).toHaveURL(/\/enseignant\/codes$/);
+  let action: { headers: Record<string, string>; body: string } | undefined;
+  teacher.on("request", (r) => {
+    if (r.method() === "POST" && r.headers()["next-action"] && !action) action = { headers: r.headers(), body: r.postData() ?? "" };
+  });
+  await teacher.getByLabel("Classe").fill("2nde 4");
+  await teacher.getByRole("button", { name: "Créer un code de classe" }).click();
+  await expect(teacher.getByTestId("class-code")).toBeVisible();
+  const row = teacher.getByRole("row", { name: /2nde 4/ });
+  await expect(row).toContainText("0 / 35");
+  expect(action).toBeDefined();
+
+  // The student replays the teacher's "create a code" action with their own session cookie: refused by the wrapper.
+  await stack.addUser("eleve.codes", "student", PASSWORD, "Eva Codes");
+  const student = await (await browser.newContext()).newPage();
+  await student.goto(`${stack.url}/connexion`);
+  await signIn(student, "eleve.codes", PASSWORD);
+  await expect(student).not.toHaveURL(/\/connexion/);
+  const studentCookie = await sessionCookie(student);
+  const replay = await fetch(`${stack.url}/enseignant/codes`, {
+    method: "POST",
+    headers: { ...action!.headers, cookie: `${COOKIE}=${studentCookie}`, origin: stack.url },
+    body: action!.body,
+  });
+  expect(replay.status).toBe(500);
+  expect(await replay.text()).not.toMatch(/"code":"/);
+  // Control: the same replay with the teacher's own cookie does create a code (so the refusal above is the wrapper's).
+  const control = await fetch(`${stack.url}/enseignant/codes`, {
+    method: "POST",
+    headers: { ...action!.headers, cookie: `${COOKIE}=${await sessionCookie(teacher)}`, origin: stack.url },
+    body: action!.body,
+  });
+  expect(control.status).toBe(200);
+  expect(await control.text()).toMatch(/"code":"/);
+  await teacher.reload();
+  await expect(teacher.getByRole("row", { name: /2nde 4/ })).toHaveCount(2);
+
+  await teacher.getByRole("row", { name: /2nde 4/ }).first().getByRole("button", { name: "Arrêter" }).click();
+  await expect(teacher.getByRole("row", { name: /2nde 4/ }).filter({ hasText: "terminé" })).toHaveCount(1);
+});

@@ -3,8 +3,7 @@ import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { AuthError } from "next-auth";
 import { signIn } from "@/server/auth/nextauth";
-import { currentUser } from "@/server/auth/actor";
-import { ensureMigrated } from "@/server/db";
+import { signedInAction } from "@/components/auth/session";
 import { isAppError } from "@/server/errors";
 import { clientAddress } from "@/server/rate-limit";
 import { changePassword } from "@/server/users";
@@ -15,10 +14,9 @@ import type { PasswordState } from "@/components/settings/PasswordPanel";
  * too; this browser is then signed in again with the new password (a fresh session at the new version), so the user
  * stays on Paramètres while every other device and open notebook is signed out.
  */
-export async function changePasswordAction(_prev: PasswordState, data: FormData): Promise<PasswordState> {
-  await ensureMigrated();
-  const user = await currentUser();
-  if (!user) return { error: "Votre session a pris fin. Reconnectez-vous, puis recommencez." };
+export const changePasswordAction = signedInAction(
+  { refused: { error: "Votre session a pris fin. Reconnectez-vous, puis recommencez." } as PasswordState },
+  async (user, _prev: PasswordState, data: FormData): Promise<PasswordState> => {
   const current = String(data.get("current") ?? "");
   const next = String(data.get("next") ?? "");
   if (next !== String(data.get("confirm") ?? "")) return { error: "Les deux nouveaux mots de passe ne sont pas identiques." };
@@ -36,4 +34,5 @@ export async function changePasswordAction(_prev: PasswordState, data: FormData)
     throw e;
   }
   return {};
-}
+  },
+);

@@ -7,6 +7,8 @@ import { cache } from "react";
 import { notFound, redirect } from "next/navigation";
 import { ensureMigrated } from "@/server/db";
 import { currentUser } from "@/server/auth/actor";
+import { AppError } from "@/server/errors";
+import type { Role, User } from "@/server/generated/prisma/client";
 
 /** The signed-in user, or null. Cached per request (the layout and the page share it). */
 export const viewer = cache(async () => {
@@ -42,4 +44,30 @@ export async function requireTeacher(here: string) {
 /** Where a user lands after signing in without a target. */
 export function homeOf(user: { role: string }): string {
   return user.role === "STUDENT" ? "/copies" : "/activites";
+}
+
+/**
+ * The one wrapper for server actions that act for a signed-in user (every `actions.ts` under app/ that is not a sign-in
+ * form): migrations applied, the session checked against the user's session version, the role among `roles` (any
+ * role when omitted), then the handler with the user and the action's own arguments. Input is parsed with zod and
+ * ownership checked in the handler's call into server/ (e.g. `revokeClassCode(teacherId, id)`), as for API routes.
+ * A refused caller gets `refused` when given (a form state the form shows), else an AppError (Next's error page).
+ * Tested through the pages that use it (e2e/live-server.spec.ts: admin page; e2e/sessions.spec.ts: Paramètres).
+ */
+export function signedInAction<A extends unknown[], R>(
+  opts: { roles?: readonly Role[]; refused?: R },
+  handler: (user: User, ...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    await ensureMigrated();
+    const user = await currentUser();
+    const allowed = user && (!opts.roles || opts.roles.includes(user.role));
+    if (!allowed) {
+      if (opts.refused !== undefined) return opts.refused;
+      throw user
+        ? new AppError("forbidden", "Votre rôle ne permet pas cette action.")
+        : new AppError("unauthenticated", "Votre session a pris fin : reconnectez-vous, puis recommencez.");
+    }
+    return handler(user, ...args);
+  };
 }

@@ -1,19 +1,13 @@
 "use server";
 import { revalidatePath } from "next/cache";
 import { ZodError } from "zod";
-import { currentUser } from "@/server/auth/actor";
-import { ensureMigrated } from "@/server/db";
+import { signedInAction } from "@/components/auth/session";
 import { isAppError } from "@/server/errors";
 import { createClassCode, resetClassCodePassword, revokeClassCode } from "@/server/class-codes";
 
 export type FormState = { error?: string; ok?: string; code?: string };
 
-async function teacher() {
-  await ensureMigrated();
-  const user = await currentUser();
-  if (!user || user.role === "STUDENT") throw new Error("forbidden");
-  return user;
-}
+const TEACHERS = ["TEACHER", "ADMIN"] as const;
 
 function message(e: unknown): string {
   if (isAppError(e)) return e.message;
@@ -22,8 +16,7 @@ function message(e: unknown): string {
 }
 
 /** Creates a class code; the code is returned once, in clear. */
-export async function createCodeAction(_prev: FormState, data: FormData): Promise<FormState> {
-  const user = await teacher();
+export const createCodeAction = signedInAction({ roles: TEACHERS }, async (user, _prev: FormState, data: FormData): Promise<FormState> => {
   try {
     const hours = Number(data.get("hours") ?? 0);
     const { code } = await createClassCode({
@@ -37,21 +30,19 @@ export async function createCodeAction(_prev: FormState, data: FormData): Promis
   } catch (e) {
     return { error: message(e) };
   }
-}
+});
 
-export async function revokeCodeAction(data: FormData): Promise<void> {
-  const user = await teacher();
+export const revokeCodeAction = signedInAction({ roles: TEACHERS }, async (user, data: FormData): Promise<void> => {
   await revokeClassCode(user.id, String(data.get("id") ?? ""));
   revalidatePath("/enseignant/codes");
-}
+});
 
 /** Sets a new password for one of the teacher's class-code accounts. */
-export async function resetPasswordAction(_prev: FormState, data: FormData): Promise<FormState> {
-  const user = await teacher();
+export const resetPasswordAction = signedInAction({ roles: TEACHERS }, async (user, _prev: FormState, data: FormData): Promise<FormState> => {
   try {
     await resetClassCodePassword(user.id, String(data.get("userId") ?? ""), String(data.get("password") ?? ""));
     return { ok: "Mot de passe changé. Donnez-le à l'élève." };
   } catch (e) {
     return { error: message(e) };
   }
-}
+});
