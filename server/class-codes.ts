@@ -3,6 +3,7 @@
  * most N times; a student who has it creates a local account with a name and a password. The teacher sees those
  * accounts and can reset their passwords. Only a SHA-256 of the code is stored; attempts are rate-limited.
  */
+import "server-only";
 import crypto from "node:crypto";
 import { z } from "zod";
 import { db } from "./db";

@@ -1,4 +1,5 @@
 /** "Dupliquer": a new activity from another one's current version (notebook and annexes), with a new share code. */
+import "server-only";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { db } from "../db";

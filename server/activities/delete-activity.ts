@@ -1,4 +1,5 @@
 /** Deletes an activity, its versions and every student copy (rows and files). */
+import "server-only";
 import { db } from "../db";
 import { activityDir, copyDir, removeDir } from "../storage";
 import type { User } from "../generated/prisma/client";

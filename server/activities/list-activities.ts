@@ -1,4 +1,5 @@
 /** "Mes activités": the teacher's activities with their copy counts (an admin sees every activity). */
+import "server-only";
 import { db } from "../db";
 import type { User } from "../generated/prisma/client";
 import { manageableBy } from "./access";

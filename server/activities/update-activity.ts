@@ -1,4 +1,5 @@
 /** Rename, describe, archive or restore an activity, set its access window (its teacher or an admin). */
+import "server-only";
 import { z } from "zod";
 import { db } from "../db";
 import { AppError } from "../errors";

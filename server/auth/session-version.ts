@@ -2,6 +2,7 @@
  * Session versions: every session (the portal's JWT, a notebook host's cookie) carries the user's sessionVersion
  * from when it began; bumping the version ends them all within seconds. See docs/security.md.
  */
+import "server-only";
 import { db } from "../db";
 
 /** The current session version of an active user; null when the user is unknown or disabled. */

@@ -1,4 +1,5 @@
 /** Exports of the dashboard: CSV for Excel, a zip of the students' folders, one copy's notebook. */
+import "server-only";
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { User } from "../generated/prisma/client";

@@ -1,4 +1,5 @@
 /** The activity's dashboard: every student's copy, sortable, filterable by class, searchable, paginated. */
+import "server-only";
 import { z } from "zod";
 import { db } from "../db";
 import type { CopyUpdateStatus, Prisma, User } from "../generated/prisma/client";

@@ -12,6 +12,7 @@
  * (a pull stream: nothing is read ahead of a slow download beyond the window). ZIP64 records are written when sizes,
  * offsets or the entry count need them. Names are written as given, flagged UTF-8: callers make them safe.
  */
+import "server-only";
 import { pipeline, Readable, Transform } from "node:stream";
 import { promisify } from "node:util";
 import zlib from "node:zlib";

@@ -13,6 +13,7 @@ import { PrismaClient } from "../generated/prisma/client";
 import { env } from "../env";
 import { migrate, type SqlRunner } from "./migrate";
 import { applySiteUmask, makePrivate } from "../data-dir";
+import { logger } from "../logger";
 
 export type Db = PrismaClient;
 
@@ -30,6 +31,9 @@ type G = typeof globalThis & { [KEY]?: Handle };
 export function openDb(target: { url?: string; pgliteDir?: string }): Handle {
   if (target.url) {
     const pool = new pg.Pool({ connectionString: target.url, max: 10 });
+    // An idle connection the server ends (PostgreSQL restarted, a failover, a dropped database) is reported on the
+    // pool; without a listener it would be an uncaught exception that takes the whole portal down. The pool replaces it.
+    pool.on("error", (err) => logger.warn({ err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, "database: an idle connection was closed by the server"));
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     const runner: SqlRunner = {
       async withLock(fn) {

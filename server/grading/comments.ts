@@ -3,6 +3,7 @@
  * read by the student next to the cells once the copy's feedback is released. The teacher never writes into the
  * student's notebook, so nothing collides with the student's open tab.
  */
+import "server-only";
 import { z } from "zod";
 import { db } from "../db";
 import { notFound } from "../errors";

@@ -2,6 +2,7 @@
  * The teacher's side of a copy: its state (collect, "Corrigée", "reprendre"), appréciation, évaluation and when the
  * student sees them; one copy or a selection. Only the activity's teacher or an admin (not_found for anyone else).
  */
+import "server-only";
 import { z } from "zod";
 import { db } from "../db";
 import { AppError } from "../errors";

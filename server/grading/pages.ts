@@ -1,4 +1,5 @@
 /** What the copy page and "Mes copies" show of hand-ins, deadlines and feedback (one call each). */
+import "server-only";
 import { db } from "../db";
 import type { User } from "../generated/prisma/client";
 import { refreshSaveTimes } from "../copies/save-times";

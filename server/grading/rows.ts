@@ -1,4 +1,5 @@
 /** What the dashboard, the copies API and the CSV show of a copy's hand-in, feedback and live server. */
+import "server-only";
 
 export interface GradingRowSource {
   submittedAt: Date | null;

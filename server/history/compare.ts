@@ -3,6 +3,7 @@
  * notebooks share none), and each is said same, changed (text), run (only outputs or execution count), added or
  * removed. Pure; texts are plain strings, the page shows them escaped.
  */
+import "server-only";
 import type { NotebookCell, NotebookV4 } from "../notebooks/validate";
 import { joinSource } from "../notebooks/validate";
 import { alignToBase, contentKey, fullKey, withStableIds } from "../notebooks/merge-ids";

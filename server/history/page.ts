@@ -3,6 +3,7 @@
  * reset and its undo, apply or undo a teacher's update), one point rendered read-only, two points compared cell by
  * cell. Authorization as every copy route (./access.ts).
  */
+import "server-only";
 import path from "node:path";
 import { db } from "../db";
 import { isAppError, notFound } from "../errors";

@@ -3,6 +3,7 @@
  * browser, and how the share-link target survives the round trip (a short-lived HttpOnly cookie, since the
  * service URL is fixed and carries nothing).
  */
+import "server-only";
 import { env } from "../env";
 import { casLoginUrl } from "./cas";
 import { ssoProvider, type CasProviderConfig } from "./config";

@@ -4,6 +4,7 @@
  * The service URL is always the fixed one the caller passes (Carnet's own callback, allow-listed by the ENT):
  * it never comes from the request.
  */
+import "server-only";
 import { parseXml, XmlError, type XmlElement } from "./xml";
 
 export const CAS_NS = "http://www.yale.edu/tp/cas";

@@ -2,6 +2,7 @@
  * The site's identity providers, from a JSON file (CARNET_SSO_CONFIG=/path/to/sso.json) or inline JSON
  * (CARNET_SSO_JSON), validated with zod once at start with a French message per bad value. See docs/sso.md.
  */
+import "server-only";
 import fs from "node:fs";
 import { z } from "zod";
 import { env } from "../env";

@@ -8,6 +8,7 @@
  * Each provider's profile() finds or creates the Carnet user and returns its id as the account id, which the
  * jwt callback takes as the session's `sub` (see ssoUserId()).
  */
+import "server-only";
 import type { Provider } from "next-auth/providers";
 import Credentials from "next-auth/providers/credentials";
 import { CredentialsSignin } from "next-auth";

@@ -4,6 +4,7 @@
  * the lower-case GAR variants (national_ens, national_elv...), Edifice Teacher / Student and ENSEIGNANT / ELEVE,
  * plus whatever the site adds. Anything unknown gets the least privilege: student. Never ADMIN from an IdP.
  */
+import "server-only";
 
 export type SsoRole = "TEACHER" | "STUDENT";
 

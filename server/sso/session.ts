@@ -1,4 +1,5 @@
 /** Which identity provider the current session came from (to offer the IdP's logout after Carnet's). */
+import "server-only";
 import { headers } from "next/headers";
 import { getToken } from "next-auth/jwt";
 import { env } from "../env";

@@ -2,6 +2,7 @@
  * SSO users: found or created by (provider, subject), never by login name alone (two ENTs may both have a
  * "jdupont"). Display name, school (UAI) and classes are refreshed from what the IdP says at every sign-in.
  */
+import "server-only";
 import { db } from "../db";
 import { newId } from "../ids";
 import { AppError } from "../errors";

@@ -5,6 +5,7 @@
  * than the XML declaration, and documents over 256 KiB or nested deeper than 32 elements.
  * Namespace prefixes are resolved to their URIs, so `cas:` or any other prefix bound to the CAS namespace works.
  */
+import "server-only";
 
 export interface XmlElement {
   /** Namespace URI ("" when none). */
