@@ -15,25 +15,15 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "@playwright/test";
+import { chromium, type Browser } from "@playwright/test";
 import { freePort, startStack, type Stack } from "../e2e/stack";
 import { randomBytes } from "node:crypto";
 import { serverIdOf } from "../server/servers/server-id";
 import { createActivity, notebookBytes, PASSWORD, serverStatus, stopAllServers, teardown, waitFor } from "../server/servers/live-test-helpers";
+import { median, rssTreeMb, signedInPage, usable } from "./support";
 
 const N = Number(process.env.BENCH_N ?? 5);
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"];
-
-type JupyterWindow = {
-  Jupyter?: {
-    notebook?: {
-      kernel?: {
-        is_connected(): boolean;
-        execute(code: string, callbacks: { iopub: { output: (m: { msg_type: string; content: { data?: Record<string, string> } }) => void } }): void;
-      } | null;
-    };
-  };
-};
 
 interface Row {
   name: string;
@@ -43,42 +33,6 @@ interface Row {
   /** What the portal itself reports (cgroup anonymous memory), for comparison. */
   cgroupMb: number[];
   why?: string;
-}
-
-const median = (xs: number[]) => {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-/** Waits for the classic notebook page's kernel, runs 1+1 there, resolves when "2" comes back. */
-async function usable(page: Page, urlPattern: RegExp) {
-  await page.waitForURL(urlPattern, { timeout: 120_000 });
-  await page.waitForFunction(() => (window as unknown as JupyterWindow).Jupyter?.notebook?.kernel?.is_connected() === true, null, { timeout: 120_000 });
-  // The classic UI's kernel.execute() is silent by default (no execute_result): ask for the result.
-  // A string, not a function: tsx (esbuild keepNames) would wrap nested functions in a __name() the page lacks.
-  const out = await page.evaluate<string>(`new Promise((resolve) => {
-    Jupyter.notebook.kernel.execute("1+1", { iopub: { output: (m) => { if (m.msg_type === "execute_result") resolve(String(m.content.data["text/plain"])); } } }, { silent: false, store_history: false });
-  })`);
-  if (out !== "2") throw new Error(`1+1 gave ${out}`);
-}
-
-async function signedInPage(browser: Browser, loginUrl: string, username: string, carnet: boolean): Promise<Page> {
-  const ctx = await browser.newContext();
-  const page = await ctx.newPage();
-  await page.goto(loginUrl);
-  if (carnet) {
-    await page.getByLabel("Identifiant").fill(username);
-    await page.getByLabel("Mot de passe").fill(PASSWORD);
-    await page.getByRole("button", { name: "Se connecter", exact: true }).click();
-    await page.waitForURL((u) => !u.pathname.startsWith("/connexion"));
-  } else {
-    await page.locator("#username_input").fill(username);
-    await page.locator("#password_input").fill("x");
-    await page.locator("#login_submit").click();
-    await page.waitForURL((u) => !u.pathname.endsWith("/login"));
-  }
-  return page;
 }
 
 async function timed(fn: () => Promise<void>): Promise<number> {
@@ -142,17 +96,6 @@ function serverPid(stack: Stack, backend: "local" | "docker", copyId: string, do
   const state = JSON.parse(fs.readFileSync(path.join(stack.dataDir, "servers", backend, serverIdOf(copyId), "state.json"), "utf8")) as { pid?: number; containerId?: string };
   if (backend === "local") return state.pid!;
   return Number(execFileSync("docker", ["-H", dockerHost!, "inspect", "-f", "{{.State.Pid}}", state.containerId!], { encoding: "utf8" }).trim());
-}
-
-function rssTreeMb(pid: number): number {
-  const out = execFileSync("ps", ["-eo", "pid=,ppid=,rss="], { encoding: "utf8" });
-  const rows = out.trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number) as [number, number, number]);
-  const tree = new Set([pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [p, pp] of rows) if (!tree.has(p) && tree.has(pp)) (tree.add(p), (grew = true));
-  }
-  return rows.filter(([p]) => tree.has(p)).reduce((n, [, , rss]) => n + rss, 0) / 1024;
 }
 
 async function benchHub(browser: Browser): Promise<Row> {
