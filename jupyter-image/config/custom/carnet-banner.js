@@ -1,0 +1,4 @@
+// Carnet's banner inside Jupyter (issue 8): placeholder until it lands.
+define([], function () {
+  return {};
+});
