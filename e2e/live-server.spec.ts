@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { test, expect, type Page } from "@playwright/test";
-import { dockerUnavailable, startStack, type Stack } from "./stack";
+import { dockerEnvOrSkip, startStack, type Stack } from "./stack";
 import { createActivity, csvBytes, notebookOrigin, PASSWORD, teardown, type Activity } from "../server/servers/live-test-helpers";
 
 type JupyterWindow = {
@@ -33,16 +33,8 @@ for (const backend of ["local", "docker"] as const) {
     let teacherPat: string | undefined;
 
     test.beforeAll(async () => {
-      const env: Record<string, string> = { CARNET_SPAWNER: backend };
-      if (backend === "docker") {
-        const d = dockerUnavailable();
-        if ("reason" in d) {
-          console.warn(`\n*** SKIPPED: live notebook with the docker backend: ${d.reason} ***\n`);
-          test.skip(true, `docker backend: ${d.reason}`);
-          return;
-        }
-        env.DOCKER_HOST = d.host;
-      }
+      const env = dockerEnvOrSkip(backend, "live notebook", (reason) => test.skip(true, reason));
+      if (!env) return;
       stack = await startStack({ env });
       await stack.addUser("mdurand", "teacher", PASSWORD, "Marie Durand");
       await stack.addUser("alice", "student", PASSWORD, "Alice Martin", "2nde 3");

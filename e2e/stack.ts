@@ -181,6 +181,23 @@ export function dockerUnavailable(): { reason: string } | { host: string } {
   return { host };
 }
 
+/**
+ * The stack's environment for a backend, for specs that run on both: `{ CARNET_SPAWNER: "local" }`, or for docker
+ * `{ CARNET_SPAWNER: "docker", DOCKER_HOST }` when the engine and image are there. When they are not, says so
+ * loudly, calls `skip(reason)` (Playwright's `test.skip(true, …)`, vitest's `ctx.skip`) and returns null; under
+ * CI=true it throws instead (dockerUnavailable). `what` names the suite in the warning.
+ */
+export function dockerEnvOrSkip(backend: "local" | "docker", what: string, skip: (reason: string) => void): Record<string, string> | null {
+  if (backend === "local") return { CARNET_SPAWNER: "local" };
+  const d = dockerUnavailable();
+  if ("reason" in d) {
+    console.warn(`\n*** SKIPPED: ${what} with the docker backend: ${d.reason} ***\n`);
+    skip(`docker backend: ${d.reason}`);
+    return null;
+  }
+  return { CARNET_SPAWNER: "docker", DOCKER_HOST: d.host };
+}
+
 function unavailable(reason: string): { reason: string } {
   if (process.env.CI === "true") throw new Error(`CI: the docker backend must run here, but: ${reason}`);
   return { reason };
