@@ -9,6 +9,7 @@ import { StateBadge } from "@/components/copies/StateBadge";
 import { TimeLeft } from "@/components/copies/TimeLeft";
 import { formatDateTime } from "@/components/ui/format";
 import { ButtonLink } from "@/components/ui/Button";
+import { Badge } from "@/components/ui/Badge";
 
 export const metadata: Metadata = { title: "Mes copies" };
 export const dynamic = "force-dynamic";
@@ -50,6 +51,11 @@ export default async function MyCopiesPage() {
                     ) : (
                       <span className="font-medium text-slate-800">{c.title}</span>
                     )}
+                    {c.test ? (
+                      <span className="ml-2" data-testid="test-copy-badge">
+                        <Badge tone="info">Copie de test</Badge>
+                      </span>
+                    ) : null}
                     {!c.access.view && c.access.reason ? <span className="block text-sm text-slate-600">{c.access.reason}</span> : null}
                     {c.access.view && (c.access.work || handedIn) ? (
                       <Link href={`/copies/${c.id}/rendre`} className="mt-1 block text-sm font-medium text-sky-800 underline" aria-label={`${handedIn ? "Rendu et retours" : "Rendre"} : ${c.title}`}>

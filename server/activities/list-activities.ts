@@ -17,7 +17,12 @@ export async function listActivities(user: User, opts: { archived?: boolean } = 
     orderBy: { createdAt: "desc" },
     include: { _count: { select: { copies: true } }, owner: { select: { name: true } } },
   });
-  return rows.map((a) => ({ ...activityJson(a), copies: a._count.copies, owner: a.owner.name }));
+  // The teacher's test copy (« Aperçu élève », server/copies/preview.ts) does not count: at most one per activity.
+  const tests = rows.length
+    ? await db().copy.findMany({ where: { OR: rows.map((a) => ({ activityId: a.id, studentId: a.ownerId })) }, select: { activityId: true } })
+    : [];
+  const withTest = new Set(tests.map((c) => c.activityId));
+  return rows.map((a) => ({ ...activityJson(a), copies: a._count.copies - (withTest.has(a.id) ? 1 : 0), owner: a.owner.name }));
 }
 
 /** The public shape of an activity in API responses. */

@@ -6,6 +6,7 @@ import type { CopyUpdateStatus, Prisma, User } from "../generated/prisma/client"
 import { activityForManager } from "../activities/access";
 import { refreshSaveTimes } from "./save-times";
 import { gradingRow, type GradingRow, type GradingRowSource } from "../grading/rows";
+import { studentCopiesOf } from "./test-copy";
 
 export const listCopiesQuery = z.object({
   sort: z.enum(["name", "class", "createdAt", "lastSavedAt", "state"]).default("name"),
@@ -20,7 +21,8 @@ export type ListCopiesQuery = z.infer<typeof listCopiesQuery>;
 
 export const STATE_LABELS: Record<string, string> = { NEW: "Non modifiée", IN_PROGRESS: "En cours", SUBMITTED: "Rendue", GRADED: "Corrigée" };
 
-function where(activityId: string, q: Partial<ListCopiesQuery>): Prisma.CopyWhereInput {
+/** The activity's students' copies matching the query; the teacher's test copy (« Aperçu élève ») never counts. */
+function where(activity: { id: string; ownerId: string }, q: Partial<ListCopiesQuery>): Prisma.CopyWhereInput {
   const student: Prisma.UserWhereInput = {};
   if (q.class) student.classes = { has: q.class };
   if (q.q?.trim()) {
@@ -28,7 +30,7 @@ function where(activityId: string, q: Partial<ListCopiesQuery>): Prisma.CopyWher
     student.OR = [{ name: { contains: term, mode: "insensitive" } }, { username: { contains: term, mode: "insensitive" } }];
   }
   return {
-    activityId,
+    ...studentCopiesOf(activity),
     ...(Object.keys(student).length ? { student } : {}),
     ...(q.ids ? { id: { in: q.ids.split(",").filter(Boolean) } } : {}),
   };
@@ -74,7 +76,7 @@ export type CopyRow = {
  */
 export async function listCopies(user: User, activityId: string, q: Partial<ListCopiesQuery> = {}) {
   const { activity: a, classes } = await refreshedActivity(user, activityId);
-  const w = where(a.id, q);
+  const w = where(a, q);
   const page = q.page ?? 1;
   const pageSize = q.pageSize ?? 50;
   const [total, rows] = await Promise.all([
@@ -135,7 +137,7 @@ function pickClass(classes: string[], wanted?: string): string | null {
 /** Every copy matching the query (no pagination), for CSV and zip exports. */
 export async function allCopies(user: User, activityId: string, q: Partial<ListCopiesQuery> = {}) {
   const { activity } = await refreshedActivity(user, activityId);
-  const rows = await db().copy.findMany({ where: where(activity.id, q), orderBy: orderBy(q), include: rowInclude });
+  const rows = await db().copy.findMany({ where: where(activity, q), orderBy: orderBy(q), include: rowInclude });
   return { activity, items: rows.map((c) => toRow(c, q.class)) };
 }
 
@@ -146,7 +148,7 @@ export async function allCopies(user: User, activityId: string, q: Partial<ListC
 async function refreshedActivity(user: User, activityId: string) {
   const activity = await activityForManager(user, activityId);
   const all = await db().copy.findMany({
-    where: { activityId: activity.id },
+    where: studentCopiesOf(activity),
     select: { id: true, notebookPath: true, createdAt: true, lastSavedAt: true, state: true, student: { select: { classes: true } } },
   });
   await refreshSaveTimes(all);

@@ -13,6 +13,7 @@ import { logger } from "../logger";
 import { refreshSaveTimes } from "../copies/save-times";
 import { stopServersOf } from "../servers/hooks";
 import { handIn } from "./hand-in";
+import { studentCopiesOf } from "../copies/test-copy";
 
 const log = logger.child({ part: "deadlines" });
 const SWEEP_MS = 15_000;
@@ -21,11 +22,11 @@ const due = (now: Date) => ({ accessMode: { not: "open" as const }, closesAt: { 
 
 /** Closes every activity whose deadline has passed and is not done yet. Returns the ids closed. Idempotent. */
 export async function runDeadlines(now = new Date()): Promise<string[]> {
-  const activities = await db().activity.findMany({ where: due(now), select: { id: true, closesAt: true } });
+  const activities = await db().activity.findMany({ where: due(now), select: { id: true, closesAt: true, ownerId: true } });
   const done: string[] = [];
   for (const a of activities) {
     try {
-      await closeActivity(a.id, a.closesAt!);
+      await closeActivity(a, a.closesAt!);
       done.push(a.id);
     } catch (err) {
       log.error({ err, activityId: a.id }, "deadline: closing failed (retried at the next sweep)");
@@ -34,9 +35,11 @@ export async function runDeadlines(now = new Date()): Promise<string[]> {
   return done;
 }
 
-async function closeActivity(activityId: string, closesAt: Date): Promise<void> {
+async function closeActivity(activity: { id: string; ownerId: string }, closesAt: Date): Promise<void> {
+  const activityId = activity.id;
+  // The teacher's test copy (« Aperçu élève ») is not a student's: the deadline leaves it alone, as windows do teachers.
   const copies = await db().copy.findMany({
-    where: { activityId },
+    where: studentCopiesOf(activity),
     select: { id: true, notebookPath: true, createdAt: true, lastSavedAt: true, state: true, reopenedAt: true, server: { select: { id: true } } },
   });
   const concerned = copies.filter((c) => !(c.reopenedAt && c.reopenedAt >= closesAt));

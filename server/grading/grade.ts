@@ -11,6 +11,7 @@ import { activityForManager } from "../activities/access";
 import { copyForGrader, copyJson, type GradingCopy } from "./copies";
 import { handIn } from "./hand-in";
 import { isHandedIn } from "./window";
+import { studentCopiesOf } from "../copies/test-copy";
 
 export const TEACHER_STATES = ["IN_PROGRESS", "SUBMITTED", "GRADED"] as const;
 export type TeacherState = (typeof TEACHER_STATES)[number];
@@ -89,13 +90,15 @@ export const bulkSchema = z
   .refine((b) => b.state !== undefined || b.released !== undefined, { message: "Indiquez state ou released." });
 
 /**
- * The same change on a selection of one activity's copies (ids of other activities are ignored). Copies whose
+ * The same change on a selection of one activity's copies (ids of other activities, and the teacher's test copy,
+ * are ignored). Copies whose
  * notebook cannot be read safely are left as they were and listed in `failed`. Returns how many changed.
  */
 export async function bulkUpdate(user: User, activityId: string, body: z.infer<typeof bulkSchema>) {
   const a = await activityForManager(user, activityId);
   const ids = [...new Set(body.ids)];
-  const found = await db().copy.findMany({ where: { activityId: a.id, id: { in: ids } }, select: { id: true } });
+  // The teacher's test copy (« Aperçu élève ») is never part of a bulk change, like other activities' copies.
+  const found = await db().copy.findMany({ where: { ...studentCopiesOf(a), id: { in: ids } }, select: { id: true } });
   const failed: { id: string; message: string }[] = [];
   let updated = 0;
   for (const { id } of found) {

@@ -7,6 +7,7 @@ import { copyForReader, copyJson, feedbackVisible, isGrader } from "./copies";
 import { listComments } from "./comments";
 import { readSnapshot } from "./snapshots";
 import { isHandedIn, studentAccess, windowSelect } from "./window";
+import { isTestCopy } from "../copies/test-copy";
 
 /**
  * The copy page's grading side for `user` (its student, teacher or an admin; the caller already checked access):
@@ -36,12 +37,12 @@ export async function submissionFile(user: User, copyId: string) {
   return bytes ? { bytes, fileName: copy.studentId === user.id ? `${base.replace(/\.ipynb$/i, "")} (rendue).ipynb` : `${copy.student.name} - ${base.replace(/\.ipynb$/i, "")} (rendue).ipynb` } : null;
 }
 
-/** "Mes copies": the student's copies with deadline, state, what they may do and whether feedback is there. */
+/** "Mes copies": the student's copies with deadline, state, what they may do and whether feedback is there (a teacher's test copies too, flagged). */
 export async function studentCopies(user: User) {
   const rows = await db().copy.findMany({
     where: { studentId: user.id },
     orderBy: { createdAt: "desc" },
-    include: { activity: { select: { title: true, owner: { select: { name: true } }, ...windowSelect } } },
+    include: { activity: { select: { title: true, ownerId: true, owner: { select: { name: true } }, ...windowSelect } } },
   });
   await refreshSaveTimes(rows);
   return rows.map((c) => {
@@ -59,6 +60,8 @@ export async function studentCopies(user: User) {
       accessMode: c.activity.accessMode,
       access,
       feedback: feedbackVisible(c) ? { evaluation: c.grade } : null,
+      /** The teacher's own test copy of their activity (« Aperçu élève »): labelled « Copie de test ». */
+      test: isTestCopy(c, c.activity),
     };
   });
 }

@@ -23,6 +23,8 @@ import { CloneButton } from "@/components/activities/CloneButton";
 import { AnnexList } from "@/components/activities/AnnexList";
 import { WindowSummary } from "@/components/activities/WindowSummary";
 import { ButtonLink } from "@/components/ui/Button";
+import { PreviewButton } from "@/components/activities/PreviewButton";
+import { previewState } from "@/server/copies/preview";
 
 export const metadata: Metadata = { title: "Activité" };
 export const dynamic = "force-dynamic";
@@ -54,6 +56,8 @@ export default async function ActivityPage({ params, searchParams }: { params: P
   const a = data.activity;
   const archived = a.archivedAt !== null;
   const e = env();
+  // « Aperçu élève »: the owner's test copy (server/copies/preview.ts); an admin on another's activity has none.
+  const preview = a.ownerId === user.id ? await previewState(user, a.id) : null;
 
   return (
     <>
@@ -75,6 +79,7 @@ export default async function ActivityPage({ params, searchParams }: { params: P
             <ButtonLink href={`/activites/${a.id}/projeter`} variant="secondary">
               Projeter le code
             </ButtonLink>
+            {preview ? <PreviewButton activityId={a.id} {...preview} /> : null}
             <CloneButton id={a.id} />
           </>
         }

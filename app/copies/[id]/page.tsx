@@ -20,6 +20,8 @@ import { copyPageGrading } from "@/server/grading/pages";
 import { AssignmentPanel } from "@/components/copies/AssignmentPanel";
 import { CellComments } from "@/components/copies/CellComments";
 import { ClosedCopy } from "@/components/copies/ClosedCopy";
+import { TestCopyBanner } from "@/components/copies/TestCopyBanner";
+import { previewState } from "@/server/copies/preview";
 
 export const metadata: Metadata = { title: "Copie" };
 export const dynamic = "force-dynamic";
@@ -36,6 +38,8 @@ export default async function CopyPage({ params, searchParams }: { params: Promi
   if (copy instanceof Error) return <ClosedCopy message={copy.message} />;
   await refreshSaveTimes([copy]);
   const isStudent = copy.studentId === user.id;
+  // The teacher's own test copy (« Aperçu élève »): shown as its student sees it, labelled (server/copies/preview.ts).
+  const preview = isStudent && copy.activity.ownerId === user.id ? await previewState(user, copy.activity.id).catch(() => null) : null;
   const teacherName = await activityByCode(copy.activity.code)
     .then((a) => a.owner.name)
     .catch(() => null);
@@ -98,7 +102,9 @@ export default async function CopyPage({ params, searchParams }: { params: Promi
         }
       />
 
-      <AssignmentPanel copy={grading.copy} grader={grading.grader} showingSnapshot={grading.frozen !== null} snapshotAvailable={grading.snapshotAvailable} toggleHref={grading.frozen ? `/copies/${copy.id}?actuelle=1` : `/copies/${copy.id}`} />
+      {preview ? <TestCopyBanner preview={{ ...preview, activityId: copy.activity.id }} /> : null}
+
+      <AssignmentPanel copy={grading.copy} grader={grading.grader && !preview} showingSnapshot={grading.frozen !== null} snapshotAvailable={grading.snapshotAvailable} toggleHref={grading.frozen ? `/copies/${copy.id}?actuelle=1` : `/copies/${copy.id}`} />
 
       {copy.activity.archivedAt ? (
         <Alert tone="warning" className="mb-4">
