@@ -79,6 +79,15 @@ const fields = z.object({
   CARNET_START_TIMEOUT_S: positive.default(60),
   /** Server starts run at once at most (the others wait their turn, first come first served); default: the cores. */
   CARNET_START_CONCURRENCY: z.coerce.number().int().positive().optional(),
+  /** Prepared sessions (« Préparer la séance »): servers started ahead and not used within this many minutes are stopped. */
+  CARNET_PREPARE_TTL_MIN: positive.default(20),
+  /** An activity with an opening date is prepared by itself: pool slots this many minutes before, copies' servers at the opening. */
+  CARNET_PREPARE_LEAD_MIN: z.coerce.number().min(0).default(5),
+  /**
+   * Warm pool (docs/operations.md « The warm pool »): Jupyter servers kept started with no student, each handed to the
+   * next student who opens a link for the first time. 0 disables it; the admin page's setting overrides it.
+   */
+  CARNET_POOL_SIZE: z.coerce.number().int().min(0).max(500).default(0),
   CARNET_RECONCILE_INTERVAL_S: positive.default(30),
   /** History of copies (docs/history.md): how often running copies are looked at for new saves. */
   CARNET_HISTORY_INTERVAL_S: positive.default(30),

@@ -14,6 +14,7 @@ import type { User } from "../generated/prisma/client";
 import { giveStableIds } from "../history/copy-ids";
 import { refreshSaveTimes } from "./save-times";
 import { assertMayOpen, assertStudentMayView } from "../grading/window";
+import { claimSlot, notePoolMiss, type ClaimActivity } from "../servers/pool";
 
 const inflight = new Map<string, Promise<unknown>>();
 
@@ -40,7 +41,7 @@ export async function openCopy(user: User, code: string) {
     await running.catch(() => undefined);
     return openCopy(user, code);
   }
-  const p = createCopy(a.id, a.currentVersion!, user.id);
+  const p = createCopy({ id: a.id, ownerId: a.ownerId, allowNetwork: a.allowNetwork }, a.currentVersion!, user.id);
   inflight.set(key, p);
   try {
     return await p;
@@ -49,25 +50,58 @@ export async function openCopy(user: User, code: string) {
   }
 }
 
-async function createCopy(activityId: string, version: { id: string; number: number; notebookPath: string }, studentId: string) {
-  const id = newId();
-  const dir = copyDir(id);
-  // Files first, so that a copy row never exists without its files.
+type Version = { id: string; number: number; notebookPath: string };
+
+/** The version's files into `dir` (which may exist, empty: a warm pool slot's folder), cells given stable ids. */
+async function writeCopyFiles(activityId: string, version: Version, dir: string): Promise<void> {
   await fs.mkdir(path.dirname(dir), { recursive: true });
   await fs.cp(versionDir(activityId, version.number), dir, { recursive: true, errorOnExist: true, force: false });
   // Cells without ids get stable ones, so that a teacher's update can later be merged cell by cell (docs/history.md).
   await giveStableIds(path.join(dir, version.notebookPath), version.id);
-  const started = new Date();
-  try {
-    const copy = await db().copy.create({
-      data: { id, activityId, studentId, versionId: version.id, notebookPath: version.notebookPath, createdAt: started },
+}
+
+/**
+ * A new copy: into a ready warm pool slot when there is one (server/servers/pool.ts: the copy's server is then
+ * running already, its kernel started), else the usual way (its server cold-starts when the page asks for it).
+ */
+async function createCopy(activity: ClaimActivity, version: Version, studentId: string) {
+  const activityId = activity.id;
+  const insert = (id: string, uid?: number) =>
+    db().copy.create({
+      data: { id, ...(uid !== undefined ? { uid } : {}), activityId, studentId, versionId: version.id, notebookPath: version.notebookPath, createdAt: new Date() },
     });
+  const theirs = () => db().copy.findUnique({ where: { activityId_studentId: { activityId, studentId } } });
+  const warm = await claimSlot(
+    studentId,
+    activity,
+    (dir) => writeCopyFiles(activityId, version, dir),
+    async (id, uid) => {
+      try {
+        return await insert(id, uid);
+      } catch (e) {
+        if ((e as { code?: string }).code === "P2002") return null; // another portal made it meanwhile: the slot goes
+        throw e;
+      }
+    },
+  ).catch(() => null); // a slot that failed is destroyed by the pool: the copy is made the usual way
+  if (warm?.copy) return { copy: warm.copy, created: true };
+  if (warm) {
+    const copy = await theirs();
+    if (copy) return { copy, created: false };
+  }
+  const id = newId();
+  const dir = copyDir(id);
+  // Files first, so that a copy row never exists without its files.
+  await writeCopyFiles(activityId, version, dir);
+  try {
+    const copy = await insert(id);
+    notePoolMiss(copy.id); // the pool is on but was empty: the copy page says so while the server starts
     return { copy, created: true };
   } catch (e) {
     await removeDir(dir);
     if ((e as { code?: string }).code === "P2002") {
       // Another portal created it in the meantime: use theirs.
-      const copy = await db().copy.findUnique({ where: { activityId_studentId: { activityId, studentId } } });
+      const copy = await theirs();
       if (copy) return { copy, created: false };
     }
     throw e;

@@ -21,6 +21,7 @@ import { assertMayStartServer } from "../grading/server-access";
 import { serverUsage } from "./usage";
 import { serverIdOf } from "./server-id";
 import { queueMessage, startQueue } from "./start-queue";
+import { poolMissNotice, removeOrphanSlots, startPool } from "./pool";
 import { diskUsage, MiB } from "./disk-usage";
 import { blockedFolder, blockedMessage } from "../data-dir";
 import type { User } from "../generated/prisma/client";
@@ -51,7 +52,8 @@ async function copyForServer(user: User, copyId: string) {
   return copy;
 }
 
-function specFor(copy: { id: string; uid: number }, token: string, allowNetwork: boolean): SpawnSpec {
+/** The spec of a copy's server; the warm pool (pool.ts) starts its slots with this same spec. */
+export function specFor(copy: { id: string; uid: number }, token: string, allowNetwork: boolean): SpawnSpec {
   const e = env();
   const asRoot = process.getuid?.() === 0;
   return {
@@ -226,6 +228,41 @@ async function startInBackground(copy: { id: string; uid: number; studentId: str
   }
 }
 
+/**
+ * A warm pool slot claimed as a new copy's server (pool.ts claimSlot): its row inserted as running with the slot's
+ * token, state and address, then its route, exactly as the end of a start (startInBackground) leaves them. The row
+ * insert fails if the copy has a server already (unique copyId): the caller then stops the slot.
+ */
+export async function bindWarmServer(
+  copy: { id: string; studentId: string; ownerId: string },
+  server: { backend: string; token: string; state: Record<string, unknown>; target: string },
+): Promise<void> {
+  const now = new Date();
+  await db().jupyterServer.create({
+    data: {
+      id: newId(),
+      copyId: copy.id,
+      backend: server.backend,
+      status: "running",
+      token: server.token,
+      state: server.state as object,
+      target: server.target,
+      startedAt: now,
+      readyAt: now,
+      lastActivity: now,
+      startedById: copy.studentId,
+    },
+  });
+  try {
+    await proxyClient().addRoute(routePrefix(copy.id), { target: server.target, token: server.token, copyId: copy.id, users: [copy.studentId, copy.ownerId] });
+  } catch (err) {
+    await db().jupyterServer.deleteMany({ where: { copyId: copy.id } });
+    throw err;
+  }
+  live.delete(copy.id);
+  log.info({ copyId: copy.id, backend: server.backend }, "server ready (warm pool)");
+}
+
 /** A start that cannot go on, with what the student reads (the log gets the error itself). */
 class StartRefused extends Error {
   constructor(
@@ -302,7 +339,10 @@ export async function serverStatus(user: User, copyId: string) {
     status,
     url: notebookUrl(copy.id, copy.notebookPath),
     progress: status === "running" ? 100 : status === "starting" ? (l?.progress.progress ?? 0) : 0,
-    message: status === "starting" ? (waiting ? queueMessage(waiting) : (l?.progress.message ?? "Préparation de votre espace…")) : null,
+    message:
+      status === "starting"
+        ? [poolMissNotice(copy.id), waiting ? queueMessage(waiting) : (l?.progress.message ?? "Préparation de votre espace…")].filter(Boolean).join(" ")
+        : null,
     /** Waiting for its turn to start: the place in line (1 = next) and about how many seconds. */
     queue: waiting ? { position: waiting.place, etaS: waiting.etaS } : null,
     // The quota flag is in the database: any portal process (and a restarted one) tells the student.
@@ -522,6 +562,10 @@ export async function adoptAndWatch(intervalMs = 30_000): Promise<void> {
     if (row) await db().jupyterServer.deleteMany({ where: { copyId: row.copyId } });
   }
   for (const r of rows) if (r.status === "starting") await cleanup(r.copyId, "interrupted start").catch(() => undefined);
+  // Warm pool slots of the previous portal process had no row: stopped above as orphans; their folders go too. Then
+  // the pool fills again (pool.ts).
+  await removeOrphanSlots().catch((err) => log.warn({ err }, "orphan pool slots not removed"));
+  startPool();
   await reconcile().catch((err) => log.warn({ err }, "first reconcile failed"));
 }
 

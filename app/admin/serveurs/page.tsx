@@ -6,7 +6,10 @@ import { Table, Td, Th } from "@/components/ui/Table";
 import { Button } from "@/components/ui/Button";
 import { listServers } from "@/server/servers/orchestrator";
 import { env } from "@/server/env";
-import { stopServerAction } from "./actions";
+import { Card, CardTitle } from "@/components/ui/Card";
+import { Field, Input } from "@/components/ui/Field";
+import { MAX_POOL_SIZE, poolDetails, SLOT_MB } from "@/server/servers/pool";
+import { setPoolSizeAction, stopServerAction } from "./actions";
 
 export const metadata: Metadata = { title: "Serveurs en cours" };
 export const dynamic = "force-dynamic";
@@ -27,6 +30,7 @@ export default async function ServersPage() {
   const user = await requireUser("/admin/serveurs");
   if (user.role !== "ADMIN") notFound();
   const rows = await listServers();
+  const pool = await poolDetails();
   const e = env();
   const now = Date.now();
   const totalMb = rows.reduce((n, r) => n + (r.memoryMb ?? 0), 0);
@@ -42,6 +46,7 @@ export default async function ServersPage() {
           </>
         }
       />
+      <PoolPanel pool={pool} />
       {rows.length === 0 ? (
         <p className="text-slate-600">Aucun serveur en cours.</p>
       ) : (
@@ -90,5 +95,52 @@ export default async function ServersPage() {
         </Table>
       )}
     </div>
+  );
+}
+
+/** The warm pool: servers started ahead with no student, each handed to the next student who opens a link. */
+function PoolPanel({ pool }: { pool: Awaited<ReturnType<typeof poolDetails>> }) {
+  return (
+    <Card className="mb-6" aria-labelledby="reserve-titre" data-testid="pool-panel">
+      <CardTitle id="reserve-titre">Carnets prêts à l&apos;avance (réserve)</CardTitle>
+      <p className="mb-3 text-slate-700">
+        Des serveurs démarrés sans élève : le prochain élève qui ouvre un lien pour la première fois en reçoit un, son carnet s&apos;ouvre aussitôt. Un
+        serveur de la réserve n&apos;est jamais réutilisé ; il est remplacé en arrière-plan. Chacun occupe environ {SLOT_MB} Mo de mémoire. Les activités
+        avec accès à Internet n&apos;en profitent pas.
+      </p>
+      <dl className="mb-4 grid grid-cols-2 gap-2 sm:grid-cols-4">
+        <div>
+          <dt className="text-sm text-slate-600">Prêts</dt>
+          <dd className="text-xl font-semibold" data-pool="ready">{pool.ready}</dd>
+        </div>
+        <div>
+          <dt className="text-sm text-slate-600">En démarrage</dt>
+          <dd className="text-xl font-semibold" data-pool="starting">{pool.starting}</dd>
+        </div>
+        <div>
+          <dt className="text-sm text-slate-600">Attribués depuis le démarrage du portail</dt>
+          <dd className="text-xl font-semibold" data-pool="claimed">{pool.claimed}</dd>
+        </div>
+        <div>
+          <dt className="text-sm text-slate-600">Objectif</dt>
+          <dd className="text-xl font-semibold" data-pool="target">
+            {pool.target}
+            {pool.demanded > 0 ? <span className="block text-sm font-normal text-slate-600">dont {pool.demanded} pour des séances préparées</span> : null}
+          </dd>
+        </div>
+      </dl>
+      {pool.limitedBy ? <p className="mb-3 text-sm text-amber-800">{pool.limitedBy}</p> : null}
+      {pool.missed > 0 ? (
+        <p className="mb-3 text-sm text-slate-600">
+          {pool.missed} élève{pool.missed > 1 ? "s ont" : " a"} trouvé la réserve vide (démarrage normal) depuis le démarrage du portail.
+        </p>
+      ) : null}
+      <form action={setPoolSizeAction} className="flex flex-wrap items-end gap-3">
+        <Field label="Taille de la réserve" htmlFor="pool-size" hint="0 désactive la réserve." hintId="pool-size-hint" className="w-56">
+          <Input id="pool-size" name="size" type="number" min={0} max={MAX_POOL_SIZE} step={1} required defaultValue={pool.size} aria-describedby="pool-size-hint" />
+        </Field>
+        <Button type="submit">Enregistrer</Button>
+      </form>
+    </Card>
   );
 }
