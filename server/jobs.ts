@@ -9,6 +9,9 @@ export async function startBackgroundJobs(): Promise<void> {
   // Deadlines of activities ("rendu automatique"): servers stopped and copies handed in at closesAt.
   const { startDeadlineWatcher } = await import("./grading/deadlines");
   startDeadlineWatcher();
+  // Prepared sessions (« Préparer la séance »): unused servers stopped after their time; sessions prepared at opening.
+  const { startPrepareWatcher } = await import("./servers/prepare");
+  startPrepareWatcher();
   // History of copies: students' saves seen on disk become points (docs/history.md).
   const { startHistoryCapture } = await import("./history/capture");
   startHistoryCapture(env().CARNET_HISTORY_INTERVAL_S * 1000);

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { db } from "../db";
 import { AppError } from "../errors";
 import type { User } from "../generated/prisma/client";
-import { stopServersOf } from "../servers/hooks";
+import { nudgePrepare, stopServersOf } from "../servers/hooks";
 import { nudgeDeadlines } from "../grading/deadlines";
 import { phaseOf } from "../grading/window";
 import { activityForManager } from "./access";
@@ -64,5 +64,6 @@ export async function updateActivity(user: User, activityId: string, patch: z.in
     await stopServersOf(running.map((r) => r.copyId));
   }
   if (deadlineMoved) nudgeDeadlines();
+  if (patch.opensAt !== undefined && patch.opensAt?.getTime() !== a.opensAt?.getTime()) nudgePrepare(); // prepared sessions plan the new opening
   return updated;
 }

@@ -15,3 +15,18 @@ export async function stopServersOf(copyIds: string[]): Promise<void> {
   if (!stop) return;
   for (const id of copyIds) await stop(id);
 }
+
+/**
+ * The prepared sessions' timer (prepare.ts) registers how to wake it; the activity use-cases nudge it when an opening
+ * date is set or moved, without importing it (nor the orchestrator). No-op where the timer does not run (the CLI).
+ */
+const NUDGE = Symbol.for("carnet.prepareNudge");
+type GN = typeof globalThis & { [NUDGE]?: () => void };
+
+export function registerPrepareNudge(fn: () => void): void {
+  (globalThis as GN)[NUDGE] = fn;
+}
+
+export function nudgePrepare(): void {
+  (globalThis as GN)[NUDGE]?.();
+}

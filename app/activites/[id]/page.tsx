@@ -23,6 +23,8 @@ import { CloneButton } from "@/components/activities/CloneButton";
 import { AnnexList } from "@/components/activities/AnnexList";
 import { WindowSummary } from "@/components/activities/WindowSummary";
 import { ButtonLink } from "@/components/ui/Button";
+import { PreparePanel } from "@/components/activities/PreparePanel";
+import { prepareStatus } from "@/server/servers/prepare";
 import { PreviewButton } from "@/components/activities/PreviewButton";
 import { previewState } from "@/server/copies/preview";
 
@@ -93,6 +95,8 @@ export default async function ActivityPage({ params, searchParams }: { params: P
         {a.description ? <p className="max-w-3xl whitespace-pre-line text-slate-700">{a.description}</p> : null}
 
         <SharePanel shareUrl={shareUrl(a.code)} displayCode={formatShareCode(a.code)} archived={archived} />
+
+        {archived ? null : <PreparePanel activityId={a.id} initial={await prepareStatus(user, a.id)} />}
 
         {a.currentVersion ? <AnnexList files={a.currentVersion.files as { path: string; size: number }[]} notebookPath={a.currentVersion.notebookPath} /> : null}
 
