@@ -83,10 +83,6 @@ const fields = z.object({
   CARNET_PREPARE_TTL_MIN: positive.default(20),
   /** An activity with an opening date is prepared by itself: pool slots this many minutes before, copies' servers at the opening. */
   CARNET_PREPARE_LEAD_MIN: z.coerce.number().min(0).default(5),
-  /** Prepared sessions (« Préparer la séance »): servers started ahead and not used within this many minutes are stopped. */
-  CARNET_PREPARE_TTL_MIN: positive.default(20),
-  /** An activity with an opening date is prepared by itself: pool slots this many minutes before, copies' servers at the opening. */
-  CARNET_PREPARE_LEAD_MIN: z.coerce.number().min(0).default(5),
   /**
    * Warm pool (docs/operations.md « The warm pool »): Jupyter servers kept started with no student, each handed to the
    * next student who opens a link for the first time. 0 disables it; the admin page's setting overrides it.
