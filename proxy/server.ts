@@ -33,6 +33,7 @@ import {
 import { RouteStore, upstreamFor, type Route } from "./routes";
 import { browserHeaders, notebookSecurityHeaders, portalSecurityHeaders, stripTokenParam, TokenScrubber } from "./scrub";
 import { SessionStore, type NbSession } from "./sessions";
+import { createCarnetInfo } from "./carnet-info";
 import { COPY_ID_RE } from "./types";
 
 export interface ProxyHandle {
@@ -72,6 +73,7 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
   const store = await RouteStore.open(config.dataDir, log);
   const sessions = await SessionStore.open(config.dataDir, log);
   const auth = new PortalAuth({ proxySecret: config.proxySecret, portalUrl, log });
+  const carnetInfo = createCarnetInfo({ portalUrl, proxySecret: config.proxySecret, publicUrl: config.publicUrl, log });
   const cookies = cookieRules(site);
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, timeout: 60_000 });
@@ -280,6 +282,8 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
       rlog.warn({ userId: caller.userId, copyId }, "csrf: foreign or missing Origin");
       return sendJsonError(res, 403, "csrf", "Requête refusée : elle ne vient pas de la page de ce carnet.");
     }
+    // Carnet's banner inside Jupyter (proxy/carnet-info.ts): answered here, never forwarded to Jupyter.
+    if (rel === "_carnet/info") return carnetInfo.serve(req, res, caller.userId, copyId);
     if (caller.via === "cookie" && rel === "logout") {
       // Jupyter's own "Logout" does what Carnet's does: this notebook session ends, then the portal's sign-out page.
       if (caller.session) sessions.revoke(caller.session);

@@ -17,6 +17,40 @@ c.ServerApp.allow_remote_access = True
 c.ServerApp.allow_root = False
 c.ContentsManager.allow_hidden = False
 
+# The classic UI in French, whatever the browser's language or the server's LANG (docs/spawner.md, "Language").
+# Debian's nbclassic 0.3.2 translates its page templates with gettext but looks for the catalogue in a folder that
+# does not exist (notebook/notebook/i18n), and its JavaScript strings come from jupyter_server's i18n folder
+# (zh_CN only), chosen by each request's Accept-Language. Both catalogues are in Debian's notebook 6 package
+# (notebook/i18n/fr_FR): the templates get its nbui catalogue, every page its nbjs one, for fr_FR always.
+def _carnet_french():
+    import gettext
+
+    import jupyter_server.base.handlers as server_handlers
+    import jupyter_server.i18n as server_i18n
+    import notebook
+
+    localedir = os.path.join(os.path.dirname(notebook.__file__), "i18n")
+    if not os.path.isfile(os.path.join(localedir, "fr_FR", "LC_MESSAGES", "nbjs.json")):
+        return
+    server_i18n.I18N_DIR = localedir
+    combine = server_i18n.combine_translations
+    server_handlers.combine_translations = lambda _accept_language, domain="nbjs": combine("fr-FR", domain)
+    try:
+        from nbclassic.notebookapp import NotebookApp
+    except ImportError:  # notebook 6 itself: it reads jupyter_notebook_config.py and translates by LANG
+        return
+    prepare = NotebookApp._prepare_templates
+
+    def _prepare_templates(self):
+        prepare(self)
+        nbui = gettext.translation("nbui", localedir=localedir, languages=["fr_FR"], fallback=True)
+        self.jinja2_env.install_gettext_translations(nbui, newstyle=False)
+
+    NotebookApp._prepare_templates = _prepare_templates
+
+
+_carnet_french()
+
 # Notebook trust: the signature database and secret cannot live in the read-only data dir. Kept in memory and
 # in the private runtime dir, so nothing a previous session (or the kernel) wrote is trusted after a restart.
 c.NotebookNotary.db_file = ":memory:"
