@@ -15,6 +15,7 @@ import { openCopy } from "./copies/open-copy";
 import { copyDir } from "./storage";
 import { db } from "./db";
 import { readSnapshot } from "./grading/snapshots";
+import { notebookCellIds } from "./grading/comments";
 import { listCopies } from "./copies/list-copies";
 import { copiesCsv } from "./copies/export";
 import { excelParis } from "./grading/dates";
@@ -144,7 +145,8 @@ describe.each(dbKinds)("hand-in and grading on %s", (kind) => {
     const g = await call(copyRoute.PATCH, tok.prof!, { id: c1.id }, "PATCH", { appreciation: "Bon travail, revoir la question 3.", evaluation: " 15/20 " });
     expect(g.status).toBe(200);
     expect(g.body).toMatchObject({ state: "SUBMITTED", appreciation: "Bon travail, revoir la question 3.", evaluation: "15/20", released: false });
-    const c = await call(commentsRoute.POST, tok.prof!, { id: c1.id }, "POST", { cellIndex: 2, cellId: "abc", text: "Utilise une boucle for." });
+    const cellId = notebookCellIds(fs.readFileSync(notebookOf(c1.id)))![2]!;
+    const c = await call(commentsRoute.POST, tok.prof!, { id: c1.id }, "POST", { cellId, text: "Utilise une boucle for." });
     expect(c.status).toBe(201);
     // Not released yet: nothing for the student.
     let seen = await call(copyRoute.GET, tok.zoe!, { id: c1.id });
@@ -156,7 +158,7 @@ describe.each(dbKinds)("hand-in and grading on %s", (kind) => {
     seen = await call(copyRoute.GET, tok.zoe!, { id: c1.id });
     expect(seen.body).toMatchObject({ appreciation: "Bon travail, revoir la question 3.", evaluation: "15/20", released: true, stateLabel: "Corrigée" });
     const comments = (await call(commentsRoute.GET, tok.zoe!, { id: c1.id })).body as unknown as { id: string; text: string; cellIndex: number }[];
-    expect(comments).toMatchObject([{ cellIndex: 2, cellId: "abc", text: "Utilise une boucle for." }]);
+    expect(comments).toMatchObject([{ cellIndex: 2, cellId, text: "Utilise une boucle for." }]);
     // The student cannot change or delete a comment; the teacher can.
     expect((await call(commentRoute.DELETE, tok.zoe!, { id: c1.id, commentId: comments[0]!.id }, "DELETE")).status).toBe(403);
     expect((await call(commentRoute.PATCH, tok.autreprof!, { id: c1.id, commentId: comments[0]!.id }, "PATCH", { text: "x" })).status).toBe(404);

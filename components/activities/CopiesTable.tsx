@@ -1,4 +1,5 @@
 "use client";
+import { useState } from "react";
 import Link from "next/link";
 import { buttonClass, ButtonAnchor } from "@/components/ui/Button";
 import { Badge, type Tone } from "@/components/ui/Badge";
@@ -53,7 +54,12 @@ export function CopiesTable({ activityId, rows, headers, total, csvHref, zipAllH
   const toggleAll = () => setMany(rows.map((r) => r.id), !allOnPage);
   const ids = [...selected];
   const zipUrl = `/api/v1/activities/${activityId}/copies.zip`;
-  const selectionHref = `${zipUrl}?ids=${ids.map(encodeURIComponent).join(",")}`;
+  // What the zip holds: the copies as they are now, or as handed in (docs/grading.md « Le zip des copies rendues »).
+  const [zipSource, setZipSource] = useState<"live" | "submitted">("live");
+  const [withUnsubmitted, setWithUnsubmitted] = useState(true);
+  const zipParams = zipSource === "submitted" ? `source=submitted${withUnsubmitted ? "" : "&unsubmitted=omit"}` : "";
+  const withZipParams = (href: string) => (zipParams ? `${href}${href.includes("?") ? "&" : "?"}${zipParams}` : href);
+  const selectionHref = withZipParams(`${zipUrl}?ids=${ids.map(encodeURIComponent).join(",")}`);
   const elsewhere = ids.filter((id) => !rows.some((r) => r.id === id)).length;
 
   return (
@@ -71,14 +77,17 @@ export function CopiesTable({ activityId, rows, headers, total, csvHref, zipAllH
           // a long selection goes in the body; the browser still downloads the answer as a file, streamed
           <form method="post" action={zipUrl} className="contents">
             <input type="hidden" name="ids" value={ids.join(",")} />
+            {zipSource === "submitted" ? <input type="hidden" name="source" value="submitted" /> : null}
+            {zipSource === "submitted" && !withUnsubmitted ? <input type="hidden" name="unsubmitted" value="omit" /> : null}
             <button type="submit" className={buttonClass("primary", "md")} data-testid="zip-selection">
               Télécharger la sélection (zip) · {selected.size}
             </button>
           </form>
         )}
-        <ButtonAnchor href={zipAllHref} download data-testid="zip-all">
+        <ButtonAnchor href={withZipParams(zipAllHref)} download data-testid="zip-all">
           Tout télécharger (zip)
         </ButtonAnchor>
+        <ZipSourceChoice source={zipSource} onSource={setZipSource} withUnsubmitted={withUnsubmitted} onWithUnsubmitted={setWithUnsubmitted} />
         <ButtonAnchor href={csvHref} download data-testid="csv">
           Exporter le tableau (CSV)
         </ButtonAnchor>
@@ -189,5 +198,42 @@ export function CopiesTable({ activityId, rows, headers, total, csvHref, zipAllH
         </table>
       </div>
     </div>
+  );
+}
+
+/** The zip's content: « État actuel » (the live files) or « Copies rendues (version figée) », with or without the copies not handed in. */
+function ZipSourceChoice({
+  source,
+  onSource,
+  withUnsubmitted,
+  onWithUnsubmitted,
+}: {
+  source: "live" | "submitted";
+  onSource: (s: "live" | "submitted") => void;
+  withUnsubmitted: boolean;
+  onWithUnsubmitted: (b: boolean) => void;
+}) {
+  const radio = "h-4 w-4 accent-sky-700";
+  return (
+    <fieldset className="flex flex-wrap items-center gap-x-3 gap-y-1 rounded-lg border border-slate-200 bg-white px-3 py-1 text-sm text-slate-800" data-testid="zip-source">
+      <legend className="sr-only">Contenu du zip</legend>
+      <span aria-hidden="true" className="font-medium text-slate-700">
+        Zip&nbsp;:
+      </span>
+      <label className="inline-flex min-h-9 items-center gap-1.5">
+        <input type="radio" name="zip-source" className={radio} checked={source === "live"} onChange={() => onSource("live")} />
+        État actuel
+      </label>
+      <label className="inline-flex min-h-9 items-center gap-1.5">
+        <input type="radio" name="zip-source" className={radio} checked={source === "submitted"} onChange={() => onSource("submitted")} />
+        Copies rendues (version figée)
+      </label>
+      {source === "submitted" ? (
+        <label className="inline-flex min-h-9 items-center gap-1.5">
+          <input type="checkbox" className={radio} checked={withUnsubmitted} onChange={(e) => onWithUnsubmitted(e.target.checked)} />
+          avec les non rendues (état actuel)
+        </label>
+      ) : null}
+    </fieldset>
   );
 }

@@ -10,6 +10,10 @@ import { zipStream, type ZipEntrySource } from "./zip-writer";
 import { safeFolderName, ZipPaths } from "../uploads/names";
 import { logger } from "../logger";
 import { excelParis } from "../grading/dates";
+import { z } from "zod";
+import { db } from "../db";
+import { getFile } from "../history/store";
+import type { FileRecord } from "../history/snapshots";
 
 function csvCell(v: string): string {
   // Formula injection: a cell starting with = + - @ is data, not a formula, for Excel.
@@ -58,21 +62,64 @@ export function contentDisposition(fileName: string): string {
 const MAX_FILES_PER_COPY = 10_000;
 
 /**
- * Streams a zip with one folder per student (their name, made safe and unique), holding the notebook and annexes
- * as the student has them. Returns a web ReadableStream; nothing is buffered whole in memory (zip-writer.ts reads and
- * deflates a few files ahead, in parallel, within a byte budget). Every file is read through
- * server/files/copy-files.ts (no link followed, regular files only, each capped at the size it had when opened);
- * entry names are made safe per segment (`ZipPaths`) so that nothing leaves the student's folder when the zip is
- * unpacked, on Windows too. A file that cannot be read safely is left out and logged.
+ * What the zip holds of each copy: `source` "live" (default) the copy as the student has it now; "submitted" the
+ * handed-in snapshot (the copy's `submit` point in its history, frozen at the hand-in), and for a copy not handed in
+ * its live files (`unsubmitted` "live", default; the folder name says « non rendue ») or nothing ("omit").
  */
-export async function copiesZip(user: User, activityId: string, q: Partial<ListCopiesQuery> = {}) {
+export const zipQuery = z.object({
+  source: z.enum(["live", "submitted"], { message: "source : live (état actuel) ou submitted (copies rendues)" }).default("live"),
+  unsubmitted: z.enum(["live", "omit"], { message: "unsubmitted : live (état actuel) ou omit (laissées de côté)" }).default("live"),
+});
+export type ZipQuery = z.infer<typeof zipQuery>;
+
+/** The name of the note at the zip's root (a student folder of that name gets another). */
+const README = "LISEZMOI.txt";
+
+/**
+ * Streams a zip with one folder per student (their name, made safe and unique), holding the notebook and annexes
+ * as the student has them, or as handed in (`o.source` "submitted", see `zipQuery`), with a LISEZMOI.txt at the root
+ * saying which copies hold what. Returns a web ReadableStream; nothing is buffered whole in memory (zip-writer.ts reads and
+ * deflates a few files ahead, in parallel, within a byte budget). Every live file is read through
+ * server/files/copy-files.ts (no link followed, regular files only, each capped at the size it had when opened);
+ * handed-in files come from the history store (checked against their hashes), looked up by the copy's own
+ * reference and id, so no other copy's point can be read. Entry names are made safe per segment (`ZipPaths`) so that
+ * nothing leaves the student's folder when the zip is unpacked, on Windows too. A file that cannot be read safely is
+ * left out and logged. The teacher's test copy is never in it (`allCopies`).
+ */
+export async function copiesZip(user: User, activityId: string, q: Partial<ListCopiesQuery> = {}, o: Partial<ZipQuery> = {}) {
   const { activity, items } = await allCopies(user, activityId, q);
+  const source = o.source ?? "live";
+  const unsubmitted = o.unsubmitted ?? "live";
+  const frozen = source === "submitted" ? await submittedPoints(activity.id, items.map((c) => c.id)) : new Map<string, SubmitPoint>();
+  const now = new Date();
   async function* entries(): AsyncGenerator<ZipEntrySource> {
-    const taken = new Set<string>();
+    const taken = new Set<string>([README]);
+    const readme: string[] = [];
+    const plan: { c: (typeof items)[number]; folder: string; point: SubmitPoint | null }[] = [];
     for (const c of items) {
       const label = c.student.class ? `${c.student.name} (${c.student.class})` : c.student.name;
+      const point = frozen.get(c.id) ?? null;
+      if (source === "submitted" && !point) {
+        if (unsubmitted === "omit") {
+          readme.push(`- ${label} : non rendue, absente de ce zip.`);
+          continue;
+        }
+        const folder = safeFolderName(`${label} - non rendue`, taken);
+        readme.push(`- ${label} : non rendue, état actuel au ${excelParis(now)} (dossier « ${folder} »).`);
+        plan.push({ c, folder, point: null });
+        continue;
+      }
       const folder = safeFolderName(label, taken);
+      if (point) readme.push(`- ${label} : rendue le ${excelParis(point.at)}, version figée au moment du rendu (dossier « ${folder} »).`);
+      plan.push({ c, folder, point });
+    }
+    if (source === "submitted") yield { name: README, open: async () => Buffer.from(readmeText(activity.title, unsubmitted, readme, now), "utf8"), date: now };
+    for (const { c, folder, point } of plan) {
       const names = new ZipPaths(folder);
+      if (point) {
+        yield* pointEntries(c.id, point, names);
+        continue;
+      }
       const { files, truncated } = await listCopyFiles(c.id, { maxFiles: MAX_FILES_PER_COPY });
       for (const f of files) {
         yield {
@@ -97,8 +144,66 @@ export async function copiesZip(user: User, activityId: string, q: Partial<ListC
     activity,
     count: items.length,
     stream: Readable.toWeb(out) as ReadableStream,
-    fileName: `${downloadBaseName(activity.title)} - copies.zip`,
+    fileName: `${downloadBaseName(activity.title)} - ${source === "submitted" ? "copies rendues" : "copies"}.zip`,
   };
+}
+
+function readmeText(title: string, unsubmitted: ZipQuery["unsubmitted"], lines: string[], now: Date): string {
+  return (
+    [
+      `Activité : ${title}`,
+      `Zip des copies rendues, fait le ${excelParis(now)} (heure de Paris).`,
+      "",
+      "Chaque copie rendue est la version figée au moment du rendu (ce que l'élève a modifié ensuite n'y est pas).",
+      unsubmitted === "live"
+        ? "Les copies non rendues sont dans leur état actuel, dans un dossier dont le nom finit par « non rendue »."
+        : "Les copies non rendues ne sont pas dans ce zip.",
+      "",
+      ...lines,
+      "",
+    ].join("\r\n")
+  );
+}
+
+type SubmitPoint = { at: Date; notebookPath: string; notebookHash: string | null; annexes: FileRecord[] };
+
+/**
+ * The handed-in point of each of these copies of `activityId` that is handed in with a snapshot: the copy's own
+ * `submittedSnapshot` reference, looked up with the copy's id (a reference can only name that copy's own point).
+ */
+async function submittedPoints(activityId: string, copyIds: string[]): Promise<Map<string, SubmitPoint>> {
+  const copies = await db().copy.findMany({
+    where: { activityId, id: { in: copyIds }, state: { in: ["SUBMITTED", "GRADED"] }, submittedSnapshot: { startsWith: "history:" } },
+    select: { id: true, submittedSnapshot: true },
+  });
+  const wanted = copies.map((c) => ({ id: c.submittedSnapshot!.slice("history:".length), copyId: c.id }));
+  const points = wanted.length
+    ? await db().snapshot.findMany({
+        where: { kind: "SUBMIT", OR: wanted },
+        select: { copyId: true, at: true, notebookPath: true, notebookHash: true, annexes: true },
+      })
+    : [];
+  return new Map(points.map((p) => [p.copyId, { at: p.at, notebookPath: p.notebookPath, notebookHash: p.notebookHash, annexes: (p.annexes ?? []) as unknown as FileRecord[] }]));
+}
+
+/** The files of a handed-in point, read from the history store (each checked against its hash) when its turn comes. */
+async function* pointEntries(copyId: string, point: SubmitPoint, names: ZipPaths): AsyncGenerator<ZipEntrySource> {
+  const stored = (hash: string) => () =>
+    getFile(hash).catch((err: unknown) => {
+      logger.warn({ copyId, err: String(err) }, "zip: a handed-in file could not be read from the history");
+      return null;
+    });
+  const skipped: string[] = [];
+  if (point.notebookHash) yield { name: names.entryName(point.notebookPath.split("/")), open: stored(point.notebookHash), date: point.at };
+  else skipped.push(point.notebookPath);
+  for (const f of point.annexes) {
+    if (f.hash) yield { name: names.entryName(f.path.split("/")), open: stored(f.hash), date: new Date(f.mtimeMs || point.at.getTime()) };
+    else skipped.push(f.path);
+  }
+  if (skipped.length) {
+    const note = `Ces fichiers n'ont pas été gardés au moment du rendu (illisibles, trop gros ou trop nombreux) :\r\n${skipped.map((p) => `- ${p}`).join("\r\n")}\r\n`;
+    yield { name: names.entryName(["_fichiers non gardés.txt"]), open: async () => Buffer.from(note, "utf8"), date: point.at };
+  }
 }
 
 /**

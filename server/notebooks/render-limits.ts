@@ -9,7 +9,7 @@
  */
 
 /** Bumped whenever render.ts or its libraries change what they output: part of every cache key. */
-export const RENDER_VERSION = "render-2026-12-1";
+export const RENDER_VERSION = "render-2026-12-1b"; // b: data-cell-id on cells
 
 export interface RenderLimits {
   /** Characters of one markdown cell or text/markdown output given to marked. */

@@ -532,18 +532,27 @@ function sourceText(source: string, opts: Ctx): string {
   );
 }
 
+/**
+ * The cell's nbformat id as a `data-cell-id` attribute (teachers' comments are anchored by it, components/copies/
+ * CellComments.tsx), or nothing. Student-written: only nbformat's own id alphabet is kept, anything else is dropped.
+ */
+function cellIdAttr(cell: { id?: unknown }): string {
+  return typeof cell.id === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(cell.id) ? ` data-cell-id="${cell.id}"` : "";
+}
+
 function renderCell(cell: NotebookCell, opts: Ctx): string {
   const source = joinSource(cell.source);
+  const idAttr = cellIdAttr(cell);
   if (cell.cell_type === "markdown") {
     return (
-      `<div class="nb-cell nb-markdown-cell">${prompt("")}` +
+      `<div class="nb-cell nb-markdown-cell"${idAttr}>${prompt("")}` +
       `<div class="nb-markdown">${renderMarkdown(source, cell.attachments, opts)}</div></div>`
     );
   }
   if (cell.cell_type === "code") {
     const count = typeof cell.execution_count === "number" ? String(cell.execution_count) : " ";
     const outputs = Array.isArray(cell.outputs) ? cell.outputs : [];
-    let html = `<div class="nb-cell nb-code-cell"><div class="nb-input">${prompt(`In [${count}]:`)}`;
+    let html = `<div class="nb-cell nb-code-cell"${idAttr}><div class="nb-input">${prompt(`In [${count}]:`)}`;
     html += `<pre class="nb-source"><code>${sourceText(source, opts)}</code></pre></div>`;
     if (outputs.length > 0) {
       html += `<div class="nb-outputs">`;
@@ -558,10 +567,10 @@ function renderCell(cell: NotebookCell, opts: Ctx): string {
     return html + `</div>`;
   }
   if (cell.cell_type === "raw") {
-    return `<div class="nb-cell nb-raw-cell">${prompt("")}<pre class="nb-raw">${sourceText(source, opts)}</pre></div>`;
+    return `<div class="nb-cell nb-raw-cell"${idAttr}>${prompt("")}<pre class="nb-raw">${sourceText(source, opts)}</pre></div>`;
   }
   // a cell type from a future nbformat
-  return `<div class="nb-cell">${prompt("")}${note("Cellule d'un type inconnu non affichée")}</div>`;
+  return `<div class="nb-cell"${idAttr}>${prompt("")}${note("Cellule d'un type inconnu non affichée")}</div>`;
 }
 
 /**
@@ -592,7 +601,7 @@ export function renderNotebook(nb: NotebookV4, opts: RenderOptions = {}): { html
     try {
       html = renderCell(cells[i]!, ctx);
     } catch {
-      html = `<div class="nb-cell">${prompt("")}${note("Cellule illisible")}</div>`;
+      html = `<div class="nb-cell"${cellIdAttr(cells[i]!)}>${prompt("")}${note("Cellule illisible")}</div>`;
     }
     chars += html.length + 1;
     if (chars > ctx.lim.maxHtmlChars) {
