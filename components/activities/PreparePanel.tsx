@@ -138,7 +138,9 @@ export function PreparePanel({ activityId, initial }: { activityId: string; init
         ) : null}
         {status.prepared > 0 && status.until ? (
           <p className="text-sm text-slate-600">
-            {plural(status.prepared, "carnet préparé attend", "carnets préparés attendent")} leur élève&nbsp;; ceux qui ne sont pas ouverts d&apos;ici {hour(status.until)} s&apos;arrêteront.
+            {status.prepared > 1
+              ? `${status.prepared}\u00a0carnets préparés attendent leur élève ; ceux qui ne seront pas ouverts d'ici ${hour(status.until)} s'arrêteront (sans rien effacer).`
+              : `1\u00a0carnet préparé attend son élève ; s'il n'est pas ouvert d'ici ${hour(status.until)}, il s'arrêtera (sans rien effacer).`}
           </p>
         ) : null}
         {report?.message ? <Alert tone="warning">{report.message}</Alert> : null}

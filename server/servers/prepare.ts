@@ -237,6 +237,15 @@ async function prepareNow(a: ActivityRow, now: Date): Promise<PrepareReport> {
       }
     }
   }
+  // The window may have closed while we were starting (the teacher moved the opening date meanwhile: its own stop ran
+  // before our rows existed). Nobody may work now: what we started goes at once.
+  const after = await db().activity.findUnique({ where: { id: a.id }, select: windowSelect });
+  if (!after || phaseOf(after) !== "open") {
+    const ours = await db().jupyterServer.findMany({ where: { copy: { activityId: a.id }, preparedUntil: { not: null } }, select: { copyId: true } });
+    for (const r of ours) await stopServer(r.copyId, "prepared, window closed").catch(() => undefined);
+    demand(a.id, 0, 0);
+    return { ...report, started: 0, warmSlotsRequested: 0, message: after ? closedMessage(after) : "Activité introuvable.", pool: poolStatus() };
+  }
   // The others expected have no copy yet: the pool keeps slots ready for them, within what the site may still run.
   const room = Math.max(0, env().CARNET_MAX_SERVERS - (await db().jupyterServer.count()));
   report.warmSlotsRequested = demand(a.id, Math.min(room, Math.max(0, expected - copies.length)), until.getTime());
