@@ -1,10 +1,11 @@
 /**
- * A class at the same second: `npx tsx bench/class-burst.ts [--students 35] [--browsers 3] [--only local,docker,hub]
+ * A class at the same second: `npx tsx bench/class-burst.ts [--students 35] [--browsers 3] [--only local,local-pool,docker,docker-pool,hub]
  * [--rounds 1]` (root; a production build, CARNET_NEXT_DIST_DIR honoured; DOCKER_HOST or the private engine of
  * scripts/docker-engine.sh for the docker column; jupyterhub + configurable-http-proxy 5.3 for the peer). Heavy: run it
  * under `flock /tmp/carnet-heavy.lock`. Not a test: it prints a table. `--only` also takes `local-noqueue` and
- * `docker-noqueue`: every start at once (CARNET_START_CONCURRENCY above N), as before the start queue; and
- * `local@3` (CARNET_START_CONCURRENCY=3) to try other sizes of the queue.
+ * `docker-noqueue`: every start at once (CARNET_START_CONCURRENCY above N), as before the start queue;
+ * `local@3` (CARNET_START_CONCURRENCY=3) to try other sizes of the queue; and `local-pool`, `docker-pool`: a warm pool of
+ * N slots (CARNET_POOL_SIZE=N, server/servers/pool.ts), filled before the burst (the wait is printed, not counted).
  *
  * N students (already signed in, accounts made beforehand) open the same share link, their arrivals spread evenly over
  * one second, and each is timed from its own arrival to a usable notebook: the kernel answers `1+1` through the proxy.
@@ -38,7 +39,7 @@ const { values: args } = parseArgs({
   options: {
     students: { type: "string", default: "35" },
     browsers: { type: "string", default: "3" },
-    only: { type: "string", default: "local,docker,hub" },
+    only: { type: "string", default: "local,local-pool,docker,docker-pool,hub" },
     rounds: { type: "string", default: "1" },
   },
 });
@@ -204,14 +205,19 @@ async function carnetApiStudent(stack: Stack, code: string, pat: string, usernam
  * One Carnet column. `noQueue`: every start at once (CARNET_START_CONCURRENCY above the class size), as before the
  * start queue, to compare in the same run.
  */
-async function carnetColumn(browser: Browser, backend: "local" | "docker", noQueue = false, concurrency?: number): Promise<Column> {
-  const col: Column = { name: `Carnet ${backend}${noQueue ? ", no queue" : concurrency ? `, ${concurrency} at a time` : ""}`, samples: [], serverMb: [] };
+async function carnetColumn(browser: Browser, backend: "local" | "docker", noQueue = false, concurrency?: number, warmPool = false): Promise<Column> {
+  const col: Column = {
+    name: `Carnet ${backend}${noQueue ? ", no queue" : concurrency ? `, ${concurrency} at a time` : warmPool ? ", warm pool" : ""}`,
+    samples: [],
+    serverMb: [],
+  };
   const env: Record<string, string> = {
     CARNET_SPAWNER: backend,
     LOG_LEVEL: "warn",
-    CARNET_MAX_SERVERS: String(N + 20),
+    CARNET_MAX_SERVERS: String(2 * N + 20),
     CARNET_START_TIMEOUT_S: "180",
     ...(noQueue ? { CARNET_START_CONCURRENCY: String(N + 20) } : concurrency ? { CARNET_START_CONCURRENCY: String(concurrency) } : {}),
+    ...(warmPool ? { CARNET_POOL_SIZE: String(N) } : {}),
   };
   if (backend === "docker") {
     let host = process.env.DOCKER_HOST;
@@ -238,6 +244,7 @@ async function carnetColumn(browser: Browser, backend: "local" | "docker", noQue
       return carnetCli(st, ["token", "create", `eleve${i}`]);
     });
     for (const [i, a] of plan.entries()) if (a.kind === "browser") pages[i] = await signedInPage(browser, `${st.url}/connexion`, `eleve${i}`, true);
+    if (warmPool) await poolFilled(st, N);
     const nbUrl = /\/nb\/[^/]+\/notebooks\/.+\.ipynb$/;
     const runFile = path.join(st.dataDir, "run", "portal.json");
     const run = () => JSON.parse(fs.readFileSync(runFile, "utf8")) as { pid: number; nextPid: number; proxyPid: number };
@@ -259,6 +266,12 @@ async function carnetColumn(browser: Browser, backend: "local" | "docker", noQue
     }
     // Memory once everyone is in (every server has its kernel).
     const serverTrees = new Set<number>();
+    // Every server (the pool's refilled slots too) is apart from the platform's own memory.
+    const stateRoot = path.join(st.dataDir, "servers", backend);
+    for (const id of fs.existsSync(stateRoot) ? fs.readdirSync(stateRoot, { withFileTypes: true }).filter((d) => d.isDirectory()) : []) {
+      const pid = carnetServerPid(st, backend, id.name, env.DOCKER_HOST, true);
+      if (pid) for (const p of treeOf(pid)) serverTrees.add(p);
+    }
     for (const s of samples) {
       if (!s.copyId) continue;
       const pid = carnetServerPid(st, backend, s.copyId, env.DOCKER_HOST);
@@ -282,10 +295,28 @@ async function carnetColumn(browser: Browser, backend: "local" | "docker", noQue
   return col;
 }
 
+/**
+ * Waits until the warm pool has `n` ready slots (an admin's GET /api/v1/servers/pool); prints how long it took.
+ */
+async function poolFilled(stack: Stack, n: number): Promise<void> {
+  await carnetCli(stack, ["user", "add", "bench-admin", "--role", "admin", "--password-stdin"], PASSWORD);
+  const pat = await carnetCli(stack, ["token", "create", "bench-admin"]);
+  const t0 = performance.now();
+  for (;;) {
+    const res = await fetch(`${stack.url}/api/v1/servers/pool`, { headers: { authorization: `Bearer ${pat}` } });
+    const p = (await res.json()) as { ready: number; starting: number; target: number; limitedBy: string | null };
+    if (p.ready >= n) break;
+    if (seconds(t0) > 600) throw new Error(`pool not filled in 600 s: ${JSON.stringify(p)}`);
+    await sleep(500);
+  }
+  console.log(`warm pool of ${n} filled in ${seconds(t0).toFixed(0)} s (before the burst)`);
+}
+
 /** Host pid of a Carnet server: the local backend's state, or the container's init process. */
-function carnetServerPid(stack: Stack, backend: "local" | "docker", copyId: string, dockerHost?: string): number | null {
+function carnetServerPid(stack: Stack, backend: "local" | "docker", copyId: string, dockerHost?: string, isServerId = false): number | null {
   try {
-    const state = JSON.parse(fs.readFileSync(path.join(stack.dataDir, "servers", backend, serverIdOf(copyId), "state.json"), "utf8")) as { pid?: number; containerId?: string };
+    const dir = isServerId ? copyId : serverIdOf(copyId);
+    const state = JSON.parse(fs.readFileSync(path.join(stack.dataDir, "servers", backend, dir, "state.json"), "utf8")) as { pid?: number; containerId?: string };
     if (backend === "local") return state.pid ?? null;
     return Number(execFileSync("docker", ["-H", dockerHost!, "inspect", "-f", "{{.State.Pid}}", state.containerId!], { encoding: "utf8" }).trim()) || null;
   } catch {
@@ -449,7 +480,13 @@ async function main() {
   const only = args.only.split(",");
   // Columns in the order asked, whatever order they ran in.
   const nameOf = (c: string) =>
-    c === "hub" ? "JupyterHub 3.0 (peer)" : c.endsWith("-noqueue") ? `Carnet ${c.split("-")[0]}, no queue` : c.includes("@") ? `Carnet ${c.split("@")[0]}, ${c.split("@")[1]} at a time` : `Carnet ${c}`;
+    c === "hub"
+      ? "JupyterHub 3.0 (peer)"
+      : c.endsWith("-noqueue")
+        ? `Carnet ${c.split("-")[0]}, no queue`
+        : c.endsWith("-pool")
+          ? `Carnet ${c.split("-")[0]}, warm pool`
+          : c.includes("@") ? `Carnet ${c.split("@")[0]}, ${c.split("@")[1]} at a time` : `Carnet ${c}`;
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       // Every other round runs the columns in the opposite order (the machine warms up, caches fill).
@@ -459,6 +496,7 @@ async function main() {
       for (const c of order) {
         if (c === "local" || c === "docker") cols.push(await carnetColumn(browser, c));
         else if (c === "local-noqueue" || c === "docker-noqueue") cols.push(await carnetColumn(browser, c === "local-noqueue" ? "local" : "docker", true));
+        else if (c === "local-pool" || c === "docker-pool") cols.push(await carnetColumn(browser, c === "local-pool" ? "local" : "docker", false, undefined, true));
         else if (/^(local|docker)@\d+$/.test(c)) cols.push(await carnetColumn(browser, c.startsWith("local") ? "local" : "docker", false, Number(c.split("@")[1])));
         else if (c === "hub") cols.push(await hubColumn(browser));
       }

@@ -83,9 +83,9 @@ async function createCopy(activity: ClaimActivity, version: Version, studentId: 
         throw e;
       }
     },
-  ).catch(() => null); // a slot that failed is destroyed by the pool: the copy is made the usual way
-  if (warm?.copy) return { copy: warm.copy, created: true };
-  if (warm) {
+  ).catch(() => ({ kind: "failed" }) as const); // the pool destroyed the slot: the copy is made the usual way
+  if (warm.kind === "claimed") return { copy: warm.copy, created: true };
+  if (warm.kind === "lost") {
     const copy = await theirs();
     if (copy) return { copy, created: false };
   }
@@ -95,7 +95,7 @@ async function createCopy(activity: ClaimActivity, version: Version, studentId: 
   await writeCopyFiles(activityId, version, dir);
   try {
     const copy = await insert(id);
-    notePoolMiss(copy.id); // the pool is on but was empty: the copy page says so while the server starts
+    if (warm.kind === "empty") notePoolMiss(copy.id); // the copy page says so while the server starts
     return { copy, created: true };
   } catch (e) {
     await removeDir(dir);

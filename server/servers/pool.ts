@@ -331,35 +331,37 @@ export interface ClaimActivity {
   allowNetwork: boolean;
 }
 
+/** What claimSlot did: `claimed` (the copy, made in a slot); `lost` (another request made this student's copy
+ * meanwhile: the slot was destroyed); `empty` (the pool is on but had no ready slot); `off` (no pool for this one). */
+export type ClaimResult<C> = { kind: "claimed"; copy: C } | { kind: "lost" } | { kind: "empty" } | { kind: "off" };
+
 /**
  * A student's first opening of an activity: hands them a ready slot as their new copy, its files written into the
- * slot's folder, its server running with the notebook's session on the pre-started kernel. Returns null (the caller
- * makes the copy the usual way and its server cold-starts) when the pool is off, empty, the activity allows the
- * Internet (a slot never has network) or the student already runs their maximum of servers. `writeFiles` puts the
- * version's files into the folder (the same code as a cold copy). `createRow` inserts the Copy row with the given id
- * and uid and returns it, or null when another request made this student's copy meanwhile: the slot is then destroyed,
- * never handed to anyone else.
+ * slot's folder, its server running with the notebook's session on the pre-started kernel. Otherwise the caller makes
+ * the copy the usual way and its server cold-starts: the pool is off or empty, the activity allows the Internet (a
+ * slot never has network) or the student already runs their maximum of servers. `writeFiles` puts the version's
+ * files into the folder (the same code as a cold copy). `createRow` inserts the Copy row with the given id and uid
+ * and returns it, or null when another request made this student's copy meanwhile: the slot is then destroyed, never
+ * handed to anyone else. Throws (the slot destroyed) when the files or the row could not be made.
  */
 export async function claimSlot<C extends { id: string; notebookPath: string }>(
   studentId: string,
   activity: ClaimActivity,
   writeFiles: (dir: string) => Promise<void>,
   createRow: (id: string, uid: number) => Promise<C | null>,
-): Promise<{ copy: C | null; slot: true } | null> {
-  if (activity.allowNetwork) return null;
-  const wanted = poolSize() + demandedSlots();
-  if (wanted === 0 || unusable()) return null;
+): Promise<ClaimResult<C>> {
+  if (activity.allowNetwork || poolSize() + demandedSlots() === 0 || unusable()) return { kind: "off" };
   const servers = await db().jupyterServer.count({
     where: { copy: { studentId }, OR: [{ startedById: studentId }, { startedById: null }] },
   });
-  if (servers >= env().CARNET_MAX_SERVERS_PER_STUDENT) return null;
+  if (servers >= env().CARNET_MAX_SERVERS_PER_STUDENT) return { kind: "off" };
   let slot = takeReady();
   while (slot && !(await slot.spawner.poll().catch(() => ({ running: false }))).running) {
     await destroy(slot, "found dead at claim");
     slot = takeReady();
   }
   kick(); // refill in the background
-  if (!slot) return null;
+  if (!slot) return { kind: "empty" };
   const dir = copyDir(slot.id);
   let copy: C | null = null;
   try {
@@ -373,7 +375,7 @@ export async function claimSlot<C extends { id: string; notebookPath: string }>(
   }
   if (!copy) {
     await destroy(slot, "lost the race for this student's copy");
-    return { copy: null, slot: true };
+    return { kind: "lost" };
   }
   await fs.rm(path.join(markerDir(), slot.id), { force: true }).catch(() => undefined);
   try {
@@ -386,7 +388,7 @@ export async function claimSlot<C extends { id: string; notebookPath: string }>(
     // The copy exists with its files: its server just starts cold when the page asks for it.
     log.error({ err, copyId: copy.id }, "binding a pool slot failed: the copy starts cold");
     await slot.spawner.stop().catch(() => undefined);
-    return { copy, slot: true };
+    return { kind: "claimed", copy };
   }
   renice(slot, 0);
   pool.claimed++;
@@ -395,12 +397,11 @@ export async function claimSlot<C extends { id: string; notebookPath: string }>(
     (err) => log.warn({ err, copyId: copy.id }, "session on the pre-started kernel not created"),
   );
   log.info({ copyId: copy.id }, "pool slot claimed");
-  return { copy, slot: true };
+  return { kind: "claimed", copy };
 }
 
-/** Notes that a new copy found the pool empty while the pool is on (the copy page says so while it starts). */
+/** Notes that a new copy found the pool empty (claimSlot said `empty`): the copy page says so while it starts. */
 export function notePoolMiss(copyId: string): void {
-  if (poolSize() + demandedSlots() === 0 || unusable()) return;
   pool.missed++;
   const now = Date.now();
   for (const [k, at] of pool.misses) if (now - at > 10 * 60_000) pool.misses.delete(k);

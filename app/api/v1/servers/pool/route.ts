@@ -9,10 +9,10 @@ export const GET = api({ roles: ["ADMIN"] }, async () => poolDetails());
 
 const body = z.object({
   size: z
-    .number({ error: `size : un nombre entier entre 0 et ${MAX_POOL_SIZE} est attendu` })
-    .int(`size : un nombre entier entre 0 et ${MAX_POOL_SIZE} est attendu`)
-    .min(0, `size : un nombre entier entre 0 et ${MAX_POOL_SIZE} est attendu`)
-    .max(MAX_POOL_SIZE, `size : au plus ${MAX_POOL_SIZE}`),
+    .number({ error: `un nombre entier entre 0 et ${MAX_POOL_SIZE} est attendu` })
+    .int(`un nombre entier entre 0 et ${MAX_POOL_SIZE} est attendu`)
+    .min(0, `un nombre entier entre 0 et ${MAX_POOL_SIZE} est attendu`)
+    .max(MAX_POOL_SIZE, `au plus ${MAX_POOL_SIZE}`),
 });
 
 /** Admin: sets the pool size (persisted in the data dir; 0 disables the pool). Answers the new counts. */
