@@ -14,6 +14,7 @@ define(["jquery", "base/js/namespace", "base/js/events"], function ($, Jupyter, 
   var info = null;
   var clockSkew = 0; // server time - browser time, ms
   var timer = null;
+  var shown = "";
 
   document.documentElement.lang = "fr";
   require(["moment"], function (moment) {
@@ -179,9 +180,12 @@ define(["jquery", "base/js/namespace", "base/js/events"], function ($, Jupyter, 
         return res.json();
       })
       .then(function (data) {
+        if (data.now) clockSkew = new Date(data.now).getTime() - Date.now();
+        var key = JSON.stringify($.extend({}, data, { now: null }));
         info = data;
-        if (info.now) clockSkew = new Date(info.now).getTime() - Date.now();
-        render();
+        // Drawn again only when something changed (a redraw would take the focus away from the banner).
+        if (key !== shown || !document.getElementById("carnet-banner")) render();
+        shown = key;
       })
       .catch(function (err) {
         console.warn("carnet: banner not shown", err);
