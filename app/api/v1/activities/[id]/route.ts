@@ -3,7 +3,6 @@ import { activityForManager } from "@/server/activities/access";
 import { activityJson } from "@/server/activities/list-activities";
 import { updateActivity, updateActivitySchema } from "@/server/activities/update-activity";
 import { deleteActivity } from "@/server/activities/delete-activity";
-import { stopServersOf } from "@/server/servers/hooks";
 import { db } from "@/server/db";
 import { studentCopiesOf } from "@/server/copies/test-copy";
 
@@ -26,6 +25,6 @@ export const PATCH = api({ roles: ["TEACHER", "ADMIN"] }, async ({ req, params, 
 });
 
 export const DELETE = api({ roles: ["TEACHER", "ADMIN"] }, async ({ params, actor }) => {
-  const r = await deleteActivity(actor.user, param(params, "id"), stopServersOf);
+  const r = await deleteActivity(actor.user, param(params, "id"));
   return { deleted: true, copiesRemoved: r.copies };
 });
