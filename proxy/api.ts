@@ -5,7 +5,9 @@
  *   POST   /api/routes/<prefix>         add or replace one route (201)
  *   DELETE /api/routes/<prefix>         204, also when the route does not exist
  *   PUT    /api/routes                  replace the whole table (the portal's reconciliation)
- * Every /api/routes call needs `Authorization: Bearer <CARNET_PROXY_SECRET>` (else 401).
+ *   POST   /api/notices/<prefix>        a stop is coming: tell the copy's open pages, wait for their saves
+ *                                       (proxy/carnet-events.ts): 200 { pages, saved, waitedMs }
+ * Every /api/routes and /api/notices call needs `Authorization: Bearer <CARNET_PROXY_SECRET>` (else 401).
  * <prefix> is URL-encoded (`%2Fnb%2Fabc%2F`) or plain (`/api/routes/nb/abc/`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -13,7 +15,8 @@ import { z } from "zod";
 import { safeEqual } from "./auth";
 import type { Logger } from "./logger";
 import type { RouteStore } from "./routes";
-import { prefixSchema, routeInputSchema, routeTableInputSchema } from "./types";
+import type { CarnetEvents } from "./carnet-events";
+import { noticeInputSchema, prefixSchema, routeInputSchema, routeTableInputSchema } from "./types";
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -28,7 +31,7 @@ class HttpError extends Error {
 }
 
 /** Returns the request handler of the route API. */
-export function createApiHandler(opts: { store: RouteStore; secret: string; log: Logger }) {
+export function createApiHandler(opts: { store: RouteStore; secret: string; log: Logger; events?: CarnetEvents }) {
   const { store, secret, log } = opts;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -38,7 +41,8 @@ export function createApiHandler(opts: { store: RouteStore; secret: string; log:
       if (req.method !== "GET" && req.method !== "HEAD") throw methodNotAllowed();
       return send(res, 200, { status: "ok", routes: store.size });
     }
-    if (path !== "/api/routes" && !path.startsWith("/api/routes/")) {
+    const notices = path.startsWith("/api/notices/");
+    if (path !== "/api/routes" && !path.startsWith("/api/routes/") && !notices) {
       throw new HttpError(404, "not_found", "unknown endpoint");
     }
     const auth = req.headers.authorization ?? "";
@@ -46,6 +50,15 @@ export function createApiHandler(opts: { store: RouteStore; secret: string; log:
     if (!m?.[1] || !safeEqual(m[1].trim(), secret)) {
       res.setHeader("www-authenticate", 'Bearer realm="carnet-proxy"');
       throw new HttpError(401, "unauthenticated", "Authorization: Bearer <CARNET_PROXY_SECRET> required");
+    }
+
+    if (notices) {
+      if (req.method !== "POST") throw methodNotAllowed();
+      if (!opts.events) throw new HttpError(404, "not_found", "unknown endpoint");
+      const prefix = parsePrefix(path.slice("/api/notices".length));
+      const body = parse(noticeInputSchema, await readJson(req));
+      const copyId = prefix.slice("/nb/".length, -1);
+      return send(res, 200, await opts.events.notice(copyId, body));
     }
 
     if (path === "/api/routes" || path === "/api/routes/") {

@@ -67,7 +67,15 @@ export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
 }
 
 const whoamiSchema = z.object({ userId: z.string().min(1) });
-const codeSchema = z.object({ userId: z.string().min(1), copyId: z.string().min(1), sessionVersion: z.number().int() });
+const codeSchema = z.object({
+  userId: z.string().min(1),
+  copyId: z.string().min(1),
+  sessionVersion: z.number().int(),
+  /** « Modifier quand même », granted by the portal to the activity's teacher (proxy/carnet-events.ts). */
+  edit: z.boolean().optional(),
+  /** The copy's student's name, for a teacher's read-only bar. */
+  studentName: z.string().max(200).optional(),
+});
 export type RedeemedCode = z.infer<typeof codeSchema>;
 
 interface Verdict {

@@ -10,6 +10,9 @@
 import {
   apiErrorSchema,
   healthSchema,
+  noticeResultSchema,
+  type NoticeInput,
+  type NoticeResult,
   routeTableViewSchema,
   routeViewSchema,
   type Health,
@@ -20,7 +23,7 @@ import {
 
 export { routePrefix } from "./types";
 export { copyIdOfLabel, hostLabel, isLoopbackHost, notebookOrigin, notebookSiteWarnings, NotebookUrlError, parseNotebookSite, type NotebookSite } from "./hosts";
-export type { Health, RouteInput, RouteTableView, RouteView } from "./types";
+export type { Health, NoticeInput, NoticeResult, RouteInput, RouteTableView, RouteView } from "./types";
 
 export interface ProxyClientOptions {
   /** The route API's base URL, e.g. http://127.0.0.1:3002 (CARNET_PROXY_API_PORT). */
@@ -89,13 +92,23 @@ export class ProxyClient {
     return routeTableViewSchema.parse(await this.call("PUT", "/api/routes", table));
   }
 
+  /**
+   * A stop is coming (or happened) for the copy of `prefix`: its open notebook pages are told at once; for phase
+   * "save" this resolves when they saved or after `waitMs` (no open page: at once). Not retried (a notice is
+   * best-effort: the stop goes on whatever happens); the attempt's timeout is waitMs plus 2 s.
+   */
+  async notice(prefix: string, notice: NoticeInput): Promise<NoticeResult> {
+    const body = await this.call("POST", `/api/notices/${encodeURIComponent(prefix)}`, notice, { retries: 0, timeoutMs: (notice.waitMs ?? 0) + 2_000 });
+    return noticeResultSchema.parse(body);
+  }
+
   /** The proxy's health check (no secret needed, sent anyway). */
   async health(): Promise<Health> {
     return healthSchema.parse(await this.call("GET", "/api/health"));
   }
 
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const retries = this.opts.retries ?? 3;
+  private async call(method: string, path: string, body?: unknown, override: { retries?: number; timeoutMs?: number } = {}): Promise<unknown> {
+    const retries = override.retries ?? this.opts.retries ?? 3;
     const backoff = this.opts.backoffMs ?? 200;
     let last: ProxyApiError | undefined;
     for (let attempt = 0; attempt <= retries; attempt++) {
@@ -104,7 +117,7 @@ export class ProxyClient {
         await new Promise((r) => setTimeout(r, delay / 2 + Math.random() * (delay / 2)));
       }
       try {
-        return await this.once(method, path, body);
+        return await this.once(method, path, body, override.timeoutMs);
       } catch (err) {
         if (!(err instanceof ProxyApiError)) throw err;
         last = err;
@@ -114,7 +127,7 @@ export class ProxyClient {
     throw last ?? new ProxyApiError(0, "unreachable", "proxy API unreachable");
   }
 
-  private async once(method: string, path: string, body?: unknown): Promise<unknown> {
+  private async once(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<unknown> {
     let res: Response;
     try {
       res = await this.f(`${this.base}${path}`, {
@@ -124,7 +137,7 @@ export class ProxyClient {
           ...(body === undefined ? {} : { "content-type": "application/json" }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5_000),
+        signal: AbortSignal.timeout(timeoutMs ?? this.opts.timeoutMs ?? 5_000),
       });
     } catch (err) {
       const e = err as Error;

@@ -12,6 +12,8 @@ export type ErrorCode =
   | "bad_request"
   | "bad_gateway"
   | "unavailable"
+  | "read_only"
+  | "deadline_passed"
   | "internal";
 
 /** True for requests a person's browser made to show a page (as opposed to fetch/XHR/API clients). */

@@ -35,6 +35,7 @@ import { browserHeaders, notebookSecurityHeaders, portalSecurityHeaders, stripTo
 import { SessionStore, type NbSession } from "./sessions";
 import { createCarnetInfo } from "./carnet-info";
 import { COPY_ID_RE } from "./types";
+import { CarnetEvents } from "./carnet-events";
 
 export interface ProxyHandle {
   /** The ports actually bound (useful when the config asked for port 0). */
@@ -75,6 +76,8 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
   const auth = new PortalAuth({ proxySecret: config.proxySecret, portalUrl, log });
   const carnetInfo = createCarnetInfo({ portalUrl, proxySecret: config.proxySecret, publicUrl: config.publicUrl, log });
   const cookies = cookieRules(site);
+  // Stop notices, save acknowledgements, read-only viewers (proxy/carnet-events.ts).
+  const events = new CarnetEvents({ store, log, originOf: (id) => notebookOrigin(site, id), publicUrl: config.publicUrl });
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, timeout: 60_000 });
   // Two proxies: the portal's responses go through untouched; Jupyter's are rewritten (token masking, headers).
@@ -151,7 +154,11 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
       socket.on("data", touch);
       proxySocket.on("data", touch);
       openSockets.set(socket, { upstream: proxySocket, copyId: route.copyId, check: () => stillAllowed(caller, route.prefix), checking: false });
-      socket.once("close", () => openSockets.delete(socket));
+      events.socketOpened(route.copyId, caller.userId);
+      socket.once("close", () => {
+        openSockets.delete(socket);
+        events.socketClosed(route.copyId, caller.userId);
+      });
       proxySocket.once("close", () => socket.destroy());
     });
   });
@@ -258,6 +265,11 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
     if (!pathname.startsWith(prefix)) return sendNotFound(req, res, config.publicUrl);
     const rel = pathname.slice(prefix.length);
     if (rel === "_carnet/callback") return onCallback(req, res, rawUrl, copyId, rlog);
+    // « Modifier quand même »: a new hand-over asking the portal for a writable session (granted to the teacher only).
+    if (rel === "_carnet/edit" && req.method === "GET") {
+      const next = new URLSearchParams(queryOf(rawUrl).slice(1)).get("next") ?? "";
+      return startHandoff(res, copyId, next, true);
+    }
 
     const caller = await identify(req, copyId);
     if (caller.kind === "unavailable") {
@@ -273,6 +285,8 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
       res.setHeader("www-authenticate", 'Bearer realm="carnet"');
       return sendJsonError(res, 401, "unauthenticated", "Connectez-vous pour ouvrir ce carnet.");
     }
+    // Carnet's guard inside Jupyter (proxy/carnet-events.ts): answered here, also once the route is gone (a stop).
+    if (CarnetEvents.handles(rel)) return events.handle(req, res, caller, copyId, rel, rawUrl);
     const route = authorize(caller, copyId);
     if (!route) {
       rlog.info({ userId: caller.userId }, "no such route or not allowed");
@@ -299,6 +313,8 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
       // Jupyter's "Quit" would kill the server behind the portal's back: the copy page stops it properly.
       return sendJsonError(res, 403, "forbidden", "Arrêtez le serveur depuis la page de la copie dans Carnet.");
     }
+    // A teacher's read-only view, a passed deadline: no write reaches Jupyter.
+    if (events.refuse(req, res, caller, route)) return;
     if (caller.session) sessions.touch(caller.session);
     prepareForJupyter(req, route, rawUrl);
     delete req.headers["accept-encoding"]; // identity bodies, so the token can be masked
@@ -344,11 +360,11 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
    * No session on this host: remember where the browser was going in a short-lived state cookie named after a
    * random state, and send it to the portal, which knows the user and answers with a one-time code (onCallback).
    */
-  function startHandoff(res: http.ServerResponse, copyId: string, next: string): void {
+  function startHandoff(res: http.ServerResponse, copyId: string, next: string, edit = false): void {
     const state = crypto.randomBytes(24).toString("base64url");
     const safe = safeNext(copyId, next) ?? `/nb/${copyId}/tree`;
     res.writeHead(302, {
-      location: `${config.publicUrl}/nb-auth/${encodeURIComponent(copyId)}?state=${state}`,
+      location: `${config.publicUrl}/nb-auth/${encodeURIComponent(copyId)}?state=${state}${edit ? "&edit=1" : ""}`,
       "set-cookie": `${cookies.state(copyId, state)}=${Buffer.from(safe).toString("base64url")}${cookies.attrs(copyId)}; Max-Age=${STATE_MAX_AGE_S}`,
       "cache-control": "no-store",
       "referrer-policy": "no-referrer",
@@ -384,7 +400,13 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
       rlog.warn({ copyId }, "hand-over: code refused by the portal");
       return sendHandoffFailed(req, res, retry);
     }
-    const value = await sessions.create({ userId: redeemed.userId, copyId, sv: redeemed.sessionVersion });
+    const value = await sessions.create({
+      userId: redeemed.userId,
+      copyId,
+      sv: redeemed.sessionVersion,
+      ...(redeemed.edit ? { edit: true } : {}),
+      ...(redeemed.studentName ? { studentName: redeemed.studentName } : {}),
+    });
     auth.seed(redeemed.userId, redeemed.sessionVersion);
     rlog.info({ userId: redeemed.userId, copyId }, "notebook session started");
     res.writeHead(302, {
@@ -469,6 +491,11 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
       rlog.warn({ userId: caller.userId, copyId }, "csrf: WebSocket with foreign or missing Origin");
       return rejectUpgrade(socket, 403, "csrf", "Requête refusée : elle ne vient pas de la page de ce carnet.");
     }
+    const refused = events.refusal(caller, route);
+    if (refused) {
+      rlog.info({ userId: caller.userId, copyId, code: refused.code }, "WebSocket refused");
+      return rejectUpgrade(socket, 403, refused.code, refused.message);
+    }
     if (caller.session) sessions.touch(caller.session);
     prepareForJupyter(req, route, rawUrl);
     routeOf.set(req, { route, rel: pathname.slice(`/nb/${copyId}/`.length) });
@@ -502,7 +529,7 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
     socket.destroy();
   });
 
-  const apiServer = http.createServer(createApiHandler({ store, secret: config.proxySecret, log }));
+  const apiServer = http.createServer(createApiHandler({ store, secret: config.proxySecret, log, events }));
 
   for (const s of [publicServer, apiServer]) {
     s.on("connection", (socket: Socket) => {
@@ -536,6 +563,7 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
     close() {
       closing ??= (async () => {
         clearInterval(recheck);
+        events.close();
         const done = Promise.all([
           new Promise<void>((r) => publicServer.close(() => r())),
           new Promise<void>((r) => apiServer.close(() => r())),

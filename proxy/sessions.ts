@@ -19,6 +19,10 @@ export interface NbSession {
   sv: number;
   created: number;
   lastSeen: number;
+  /** « Modifier quand même »: the portal let this (teacher's) session write to the student's copy (carnet-events.ts). */
+  edit?: boolean;
+  /** The copy's student, for a teacher's read-only bar (given by the portal at the hand-over). */
+  studentName?: string;
 }
 
 /** A session dies after this long without a request (the open notebook's kernel messages count). */
@@ -32,7 +36,15 @@ const fileSchema = z.object({
   version: z.literal(1),
   sessions: z.record(
     z.string(),
-    z.object({ userId: z.string(), copyId: z.string(), sv: z.number().int(), created: z.number(), lastSeen: z.number() }),
+    z.object({
+      userId: z.string(),
+      copyId: z.string(),
+      sv: z.number().int(),
+      created: z.number(),
+      lastSeen: z.number(),
+      edit: z.boolean().optional(),
+      studentName: z.string().max(200).optional(),
+    }),
   ),
 });
 
@@ -73,7 +85,7 @@ export class SessionStore {
   }
 
   /** A new session; returns the cookie value (43 random base64url characters). Written to disk before it resolves. */
-  async create(s: { userId: string; copyId: string; sv: number }): Promise<string> {
+  async create(s: { userId: string; copyId: string; sv: number; edit?: boolean; studentName?: string }): Promise<string> {
     const value = crypto.randomBytes(32).toString("base64url");
     const now = Date.now();
     if (this.sessions.size >= MAX_SESSIONS) this.sweep();
@@ -146,7 +158,15 @@ export class SessionStore {
     this.dirty = false;
     const sessions: z.infer<typeof fileSchema>["sessions"] = {};
     for (const s of this.sessions.values()) {
-      sessions[s.key] = { userId: s.userId, copyId: s.copyId, sv: s.sv, created: s.created, lastSeen: s.lastSeen };
+      sessions[s.key] = {
+        userId: s.userId,
+        copyId: s.copyId,
+        sv: s.sv,
+        created: s.created,
+        lastSeen: s.lastSeen,
+        ...(s.edit ? { edit: true } : {}),
+        ...(s.studentName ? { studentName: s.studentName } : {}),
+      };
     }
     const tmp = `${this.file}.${process.pid}.${crypto.randomBytes(6).toString("hex")}.tmp`;
     try {

@@ -175,12 +175,15 @@ export class StandInPortal {
   whoamiCalls = 0;
   /** Session version of each user (a missing user is unknown/disabled). */
   readonly versions = new Map<string, number>();
-  private readonly codes = new Map<string, { userId: string; copyId: string; expires: number }>();
+  private readonly codes = new Map<string, { userId: string; copyId: string; expires: number; extra: { edit?: boolean; studentName?: string } }>();
 
-  /** A one-time code, as the portal's /nb-auth page mints one for a signed-in user (60 s, single use). */
-  mint(userId: string, copyId: string, ttlMs = 60_000): string {
+  /**
+   * A one-time code, as the portal's /nb-auth page mints one for a signed-in user (60 s, single use); `extra` is what
+   * the portal adds for a teacher (« Modifier quand même », the student's name).
+   */
+  mint(userId: string, copyId: string, ttlMs = 60_000, extra: { edit?: boolean; studentName?: string } = {}): string {
     const code = crypto.randomBytes(32).toString("base64url");
-    this.codes.set(code, { userId, copyId, expires: Date.now() + ttlMs });
+    this.codes.set(code, { userId, copyId, expires: Date.now() + ttlMs, extra });
     return code;
   }
 
@@ -209,7 +212,7 @@ export class StandInPortal {
           if (!pending || pending.expires <= Date.now() || pending.copyId !== parsed.copyId || sv === undefined) {
             res.writeHead(401, { "content-type": "application/json" }).end('{"error":{"code":"unauthenticated"}}');
           } else {
-            res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ userId: pending.userId, copyId: pending.copyId, sessionVersion: sv }));
+            res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ userId: pending.userId, copyId: pending.copyId, sessionVersion: sv, ...pending.extra }));
           }
         });
         return;

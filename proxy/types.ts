@@ -73,3 +73,27 @@ export type ApiErrorBody = z.infer<typeof apiErrorSchema>;
 
 export const healthSchema = z.object({ status: z.literal("ok"), routes: z.number() });
 export type Health = z.infer<typeof healthSchema>;
+
+/** POST /api/notices/<prefix>: a stop is coming or happened (proxy/carnet-events.ts). */
+export const noticeInputSchema = z.object({
+  /** Why: teacher, student, idle, max_age, quota, admin, deadline, hand_in, died… */
+  kind: z.string().regex(/^[a-z_]{1,32}$/),
+  /** warn: say it; save: say it and have the pages save (the call waits); stopped: the server is gone or going. */
+  phase: z.enum(["warn", "save", "stopped"]),
+  /** The French sentence the page shows (plain text). */
+  message: z.string().min(1).max(500),
+  /** How long to wait for the pages' saves (phase "save"), in ms. */
+  waitMs: z.number().int().min(0).max(15_000).optional(),
+  /** ISO date: from then on, writes to this copy's server are refused (a deadline). */
+  cutoffAt: z.iso.datetime({ offset: true }).optional(),
+});
+export type NoticeInput = z.input<typeof noticeInputSchema>;
+
+export const noticeResultSchema = z.object({
+  /** Writable pages of the copy that were open and asked to save. */
+  pages: z.number(),
+  /** How many of them said they saved in time. */
+  saved: z.number(),
+  waitedMs: z.number(),
+});
+export type NoticeResult = z.infer<typeof noticeResultSchema>;

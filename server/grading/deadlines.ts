@@ -12,6 +12,7 @@ import { db } from "../db";
 import { logger } from "../logger";
 import { refreshSaveTimes } from "../copies/save-times";
 import { stopServersOf } from "../servers/hooks";
+import { deadlinePreNotices } from "../servers/stop-notice";
 import { handIn } from "./hand-in";
 import { studentCopiesOf } from "../copies/test-copy";
 
@@ -43,7 +44,7 @@ async function closeActivity(activity: { id: string; ownerId: string }, closesAt
     select: { id: true, notebookPath: true, createdAt: true, lastSavedAt: true, state: true, reopenedAt: true, server: { select: { id: true } } },
   });
   const concerned = copies.filter((c) => !(c.reopenedAt && c.reopenedAt >= closesAt));
-  await stopServersOf(concerned.filter((c) => c.server).map((c) => c.id));
+  await stopServersOf(concerned.filter((c) => c.server).map((c) => c.id), "deadline");
   await refreshSaveTimes(concerned);
   let handed = 0;
   for (const c of concerned) {
@@ -75,6 +76,9 @@ async function tick(w: Watcher): Promise<void> {
       .activity.findFirst({ where: { accessMode: { not: "open" }, closesAt: { gt: new Date() }, deadlineDoneAt: null }, orderBy: { closesAt: "asc" }, select: { closesAt: true } })
       .catch(() => null);
     if (next?.closesAt) delay = Math.min(SWEEP_MS, Math.max(50, next.closesAt.getTime() - Date.now() + 20));
+    // « Plus qu'une minute » at T − 60 s, the pages save at T − 10 s (before the deadline, not after it).
+    const pre = await deadlinePreNotices().catch((err: unknown) => (log.warn({ err }, "deadline pre-notices failed"), null));
+    if (pre !== null) delay = Math.min(delay, Math.max(50, pre));
   } catch (err) {
     log.warn({ err }, "deadline sweep failed");
   } finally {

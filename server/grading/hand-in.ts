@@ -57,7 +57,7 @@ async function handInOnce(copyId: string, by: HandInBy, opts: HandInOptions): Pr
   if (!copy) throw new AppError("not_found", "Copie introuvable.");
   if (isHandedIn(copy.state)) return false;
   // The server goes first: nothing the kernel writes after this moment can be in what is graded.
-  if (await db().jupyterServer.count({ where: { copyId: copy.id } })) await stopServersOf([copy.id]);
+  if (await db().jupyterServer.count({ where: { copyId: copy.id } })) await stopServersOf([copy.id], "hand-in"); // its open pages save first
   await refreshSaveTimes([copy]);
   const frozen = await freezeSubmission(copy, { actorId: opts.actorId ?? null, allowMissing: opts.allowMissing });
   const now = new Date();

@@ -2,7 +2,7 @@
  * The copy and activity use-cases stop live servers before deleting files. The live-server layer registers
  * itself here at start, so that these use-cases do not depend on it (and work without it, e.g. in the CLI).
  */
-type Stopper = (copyId: string) => Promise<void>;
+type Stopper = (copyId: string, reason?: string) => Promise<void>;
 const KEY = Symbol.for("carnet.serverStopper");
 type G = typeof globalThis & { [KEY]?: Stopper };
 
@@ -10,10 +10,11 @@ export function registerServerStopper(fn: Stopper): void {
   (globalThis as G)[KEY] = fn;
 }
 
-export async function stopServersOf(copyIds: string[]): Promise<void> {
+/** `reason` is what the open notebook pages are told (server/servers/stop-notice.ts); default: the activity closed. */
+export async function stopServersOf(copyIds: string[], reason?: string): Promise<void> {
   const stop = (globalThis as G)[KEY];
   if (!stop) return;
-  for (const id of copyIds) await stop(id);
+  for (const id of copyIds) await stop(id, reason);
 }
 
 /**

@@ -54,12 +54,29 @@ describe.each(dbKinds)("notebook hand-over codes on %s", (kind) => {
 
   it("a code is spent once, only for its copy, and says who and which session version", async () => {
     const code = await mintNotebookCode(users.prof, copyId);
-    expect(await redeemNotebookCode(code, copyId)).toEqual({ userId: users.prof.id, copyId, sessionVersion: expect.any(Number) });
+    // The teacher's code also names whose copy it is (the read-only bar in Jupyter); never « edit » unless asked.
+    expect(await redeemNotebookCode(code, copyId)).toEqual({ userId: users.prof.id, copyId, sessionVersion: expect.any(Number), studentName: expect.any(String) });
     expect(await redeemNotebookCode(code, copyId)).toBeNull(); // replayed
     const wrong = await mintNotebookCode(users.prof, otherCopy);
     expect(await redeemNotebookCode(wrong, copyId)).toBeNull(); // minted for another copy...
     expect(await redeemNotebookCode(wrong, otherCopy)).toBeNull(); // ...and burnt by the failed try
     expect(await redeemNotebookCode("x".repeat(43), copyId)).toBeNull();
+  });
+
+  it("« Modifier quand même »: edit is kept for the activity's teacher only, bound to that one code and copy", async () => {
+    const teacher = await mintNotebookCode(users.prof, copyId, { edit: true });
+    expect(await redeemNotebookCode(teacher, copyId)).toMatchObject({ userId: users.prof.id, edit: true });
+    expect(await redeemNotebookCode(teacher, copyId)).toBeNull(); // a hand-over is not replayed
+    // The student asking for it changes nothing (their session is never read-only), nor names anyone.
+    const student = await mintNotebookCode(users.alice, copyId, { edit: true });
+    expect(await redeemNotebookCode(student, copyId)).toEqual({ userId: users.alice.id, copyId, sessionVersion: expect.any(Number) });
+    // Another teacher gets no code at all; an edit code minted for one copy opens no other.
+    await expect(mintNotebookCode(users.other, copyId, { edit: true })).rejects.toMatchObject({ code: "not_found" });
+    const forOther = await mintNotebookCode(users.prof, otherCopy, { edit: true });
+    expect(await redeemNotebookCode(forOther, copyId)).toBeNull();
+    // Without the flag the teacher's session is read-only (no edit in the answer).
+    const plain = await mintNotebookCode(users.prof, copyId);
+    expect(await redeemNotebookCode(plain, copyId)).not.toHaveProperty("edit");
   });
 
   it("a code expires after 60 s", async () => {

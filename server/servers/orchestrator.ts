@@ -23,6 +23,7 @@ import { serverIdOf } from "./server-id";
 import { queueMessage, startQueue } from "./start-queue";
 import { poolMissNotice, removeOrphanSlots, startPool } from "./pool";
 import { diskUsage, MiB } from "./disk-usage";
+import { noticeStop } from "./stop-notice";
 import { blockedFolder, blockedMessage } from "../data-dir";
 import type { User } from "../generated/prisma/client";
 
@@ -368,7 +369,7 @@ export function memoryNotice(): string {
 /** Stops the copy's server if `user` may; idempotent. */
 export async function stopServerFor(user: User, copyId: string): Promise<void> {
   const copy = await copyForServer(user, copyId);
-  await stopServer(copy.id);
+  await stopServer(copy.id, copy.studentId === user.id ? "student" : "teacher");
 }
 
 /** Stops a copy's server: route first, then the server, then the row. Stopping what is not running succeeds. */
@@ -382,6 +383,8 @@ export async function stopServer(copyId: string, reason = "stopped"): Promise<vo
 }
 
 async function cleanup(copyId: string, reason: string, note?: string) {
+  // Every stop goes through here (culling and the quota too): the open pages are told why and save first.
+  await noticeStop(copyId, reason);
   await proxyClient().removeRoute(routePrefix(copyId)).catch((err) => log.warn({ err, copyId }, "route removal failed"));
   const row = await db().jupyterServer.findUnique({ where: { copyId }, include: { copy: { select: { id: true, uid: true } } } });
   if (row) {
@@ -587,7 +590,7 @@ async function stopManaged(m: { id: string; backend: "local" | "docker"; state: 
   }
 }
 
-registerServerStopper((copyId) => stopServer(copyId, "copy deleted"));
+registerServerStopper((copyId, reason) => stopServer(copyId, reason ?? "closed"));
 
 /**
  * Stops every server of this instance: those the database knows, then any other the backend still has (orphans).

@@ -21,17 +21,20 @@ function redirect(location: string): Response {
  */
 export async function GET(req: Request, { params }: { params: Promise<{ copyId: string }> }) {
   const { copyId } = await params;
-  const state = new URL(req.url).searchParams.get("state") ?? "";
+  const query = new URL(req.url).searchParams;
+  const state = query.get("state") ?? "";
+  // « Modifier quand même » (the teacher's choice in the read-only bar): honoured for the activity's teacher only.
+  const edit = query.get("edit") === "1";
   if (!COPY_ID_RE.test(copyId) || !STATE_RE.test(state)) {
     return new Response("Lien de connexion au carnet invalide.", { status: 400, headers: { "content-type": "text/plain; charset=utf-8" } });
   }
   await ensureMigrated();
   const user = await currentUser();
-  const here = `/nb-auth/${copyId}?state=${state}`;
+  const here = `/nb-auth/${copyId}?state=${state}${edit ? "&edit=1" : ""}`;
   if (!user) return redirect(`/connexion?callbackUrl=${encodeURIComponent(here)}`);
   let code: string;
   try {
-    code = await mintNotebookCode(user, copyId);
+    code = await mintNotebookCode(user, copyId, { edit });
   } catch (e) {
     if (isAppError(e) && e.code === "not_found") return redirect(`/copies/${copyId}`);
     if (isAppError(e) && e.code === "unauthenticated") return redirect(`/connexion?callbackUrl=${encodeURIComponent(here)}`);
