@@ -176,6 +176,8 @@ describe("stop notices and saves", () => {
     expect((await loopFetch(`${nbA}${PA}_carnet/events?tab=tab-intruder-2`, { headers: { cookie: studentBonB } })).status).toBe(401);
     // From B's host, A's path is not served at all.
     expect((await loopFetch(`${nbB}${PA}_carnet/events?tab=tab-intruder-3`, { headers: { cookie: studentBonB } })).status).toBe(404);
+    // A page of copy B (same site: the browser sends A's cookie along) cannot register a page on A.
+    expect((await loopFetch(`${nbA}${PA}_carnet/events?tab=tab-intruder-4`, { headers: { cookie: studentA, origin: nbB } })).status).toBe(403);
     // The acknowledgement needs A's own origin (CSRF): B's origin, the portal's, none.
     const { body } = await poll(studentA, "tab-student-3");
     for (const origin of [nbB, base, null]) {

@@ -191,6 +191,11 @@ export class CarnetEvents {
     }
     if (rel !== "_carnet/events") return sendJsonError(res, 404, "not_found", "Introuvable.");
     if (req.method !== "GET") return sendJsonError(res, 405, "bad_request", "Méthode non permise.");
+    // A cross-origin fetch says where it comes from: another copy's page (same site, so it has the visitor's cookie)
+    // must not register a page here (a stop would wait for it) nor pose as the student.
+    if (caller.via === "cookie" && req.headers.origin !== undefined && !isSameOrigin(req.headers, this.opts.originOf(copyId))) {
+      return sendJsonError(res, 403, "csrf", "Requête refusée : elle ne vient pas de la page de ce carnet.");
+    }
     const params = new URLSearchParams(rawUrl.includes("?") ? rawUrl.slice(rawUrl.indexOf("?") + 1) : "");
     const tabId = params.get("tab") ?? "";
     if (!TAB_RE.test(tabId)) return sendJsonError(res, 400, "bad_request", "Paramètre tab invalide.");

@@ -34,9 +34,14 @@ export interface StopNotice {
   save: boolean;
 }
 
-function minutes(n: number): string {
-  const s = n.toLocaleString("fr-FR", { maximumFractionDigits: 1 });
-  return `${s} minute${n >= 2 ? "s" : ""}`;
+/** "60 minutes", "1 minute", "12 secondes" (a timeout under a minute, as in tests). */
+export function minutes(n: number): string {
+  if (n < 1) {
+    const s = Math.round(n * 60);
+    return `${s} seconde${s >= 2 ? "s" : ""}`;
+  }
+  const m = Math.round(n * 10) / 10;
+  return `${m.toLocaleString("fr-FR")} minute${m >= 2 ? "s" : ""}`;
 }
 
 /** The notice of a stop `reason` (the orchestrator's reasons), or null for stops nobody needs to hear of. */
