@@ -228,8 +228,11 @@ define(["jquery", "base/js/namespace", "base/js/events", "base/js/dialog"], func
     if (!view.running && !state.final) stopped(view.notice);
   }
 
+  // The next poll starts straight from the previous answer, not from a timer: a hidden tab's timers are throttled
+  // (once a minute after a while), and a page idle for an hour is exactly the one culling stops.
   function loop(delay) {
-    setTimeout(function () {
+    if (delay > 0) return void setTimeout(function () { loop(0); }, delay);
+    (function () {
       var url = base + "_carnet/events?tab=" + tab + (state.v === undefined ? "" : "&v=" + state.v);
       fetch(url, { credentials: "same-origin", cache: "no-store", headers: { accept: "application/json" } })
         .then(function (res) {
@@ -245,7 +248,7 @@ define(["jquery", "base/js/namespace", "base/js/events", "base/js/dialog"], func
           if (!state.view) resolveFirst(null); // the proxy decides anyway: do not hold Jupyter up
           loop(status === 401 || status === 404 ? 15000 : 2000);
         });
-    }, delay);
+    })();
   }
   loop(0);
 
