@@ -377,3 +377,29 @@ export async function listDocker(opts: BackendOptions): Promise<ManagedServer[]>
   }
   return out;
 }
+
+/**
+ * Removes the bridge network of servers with Internet access (`carnet-internet`, interface carnet-inet) when no
+ * container is attached to it, so that cleanupEgress() (spawner/egress.ts) can then remove the host rules. Returns
+ * "removed", "absent", or "in use" (kept). Called by `./carnet start` when the site stops and by the tests'
+ * teardowns. Idempotent.
+ */
+export async function removeEgressNetworkIfUnused(host?: string, name = EGRESS_NETWORK): Promise<"removed" | "absent" | "in use"> {
+  const net = dockerClient(host).getNetwork(name);
+  let info: Docker.NetworkInspectInfo;
+  try {
+    info = await net.inspect();
+  } catch (err) {
+    if (statusOf(err) === 404) return "absent";
+    throw err;
+  }
+  if (Object.keys(info.Containers ?? {}).length) return "in use";
+  try {
+    await net.remove();
+  } catch (err) {
+    if (statusOf(err) === 404) return "absent";
+    if (statusOf(err) === 403 || statusOf(err) === 409) return "in use"; // a container joined meanwhile
+    throw err;
+  }
+  return "removed";
+}

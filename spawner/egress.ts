@@ -12,10 +12,12 @@
  * and would be refused with the rest, and a kernel could still listen on the host's ports (squat the portal's
  * internal port during a restart). See docs/spawner.md, "Network".
  * Needs root, iptables (nf_tables or legacy) and iproute2. Nothing here is used unless spec.allowNetwork.
+ * `cleanupEgress()` takes it all away again (chains, jumps, IPv4 forwarding as it was) once no server uses it:
+ * `./carnet start` calls it when the site stops, the tests' teardowns too.
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import type { SpawnerLogger } from "./types";
 
 /** Interfaces the host rules apply to: `carnet<N>` (local veths) and `carnet-inet` (docker bridge). */
@@ -153,38 +155,153 @@ async function ensureJump(bin: string, j: { table: string; hook: string; match: 
   }
 }
 
-let ensured: { key: string; done: Promise<void> } | null = null;
+let ensured: { key: string; done: Promise<void>; plan: ReturnType<typeof chainsFor> } | null = null;
+
+const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
+/**
+ * What IPv4 forwarding was before Carnet turned it on, so that cleanupEgress() can put it back. In /run (gone at
+ * reboot, as the setting itself) and machine-wide: several portals or test runs on one machine share one value,
+ * written by the first that changed it.
+ */
+export const FORWARD_SAVED = "/run/carnet/ip_forward.before";
+
+/** Whether the jumps of a plan are still in place (another process's cleanup may have removed them). */
+async function inPlace(plan: ReturnType<typeof chainsFor>): Promise<boolean> {
+  for (const j of plan.jumps) if (!(await run(IPTABLES, ["-w", "-t", j.table, "-C", j.hook, ...j.match, "-j", j.chain])).ok) return false;
+  return readFileSync(IP_FORWARD, "utf8").trim() === "1";
+}
 
 /**
  * Installs the host rules above for these egress subnets (idempotent; serialized within the process), and turns
  * on IPv4 forwarding (what Docker does too: it is needed for NAT; the FORWARD rules only let our interfaces
- * through). Throws if iptables refuses: a server with Internet access must not start unprotected.
+ * through), recording what it was in FORWARD_SAVED. Throws if iptables refuses: a server with Internet access must
+ * not start unprotected. Already installed by this process, it still checks that the jumps are there (a cleanup by
+ * another process may have run since) and installs them again if not.
  */
-export function ensureEgressRules(opts: { subnets: string[]; blocked?: string[]; logger?: SpawnerLogger }): Promise<void> {
+export async function ensureEgressRules(opts: { subnets: string[]; blocked?: string[]; logger?: SpawnerLogger }): Promise<void> {
   const blocked = opts.blocked ?? DEFAULT_BLOCKED;
   for (const s of [...opts.subnets, ...blocked]) parseCidr(s);
   const dns = nameservers();
   const key = JSON.stringify([opts.subnets, blocked, dns]);
-  if (ensured?.key === key) return ensured.done;
+  if (ensured?.key === key) {
+    const mine = ensured;
+    await mine.done;
+    if (await inPlace(mine.plan)) return;
+    if (ensured === mine) ensured = null;
+    return ensureEgressRules(opts);
+  }
+  const plan = chainsFor(opts.subnets, blocked, dns);
   const done = (async () => {
-    const plan = chainsFor(opts.subnets, blocked, dns);
+    await cleaning;
     for (const c of plan.v4) await ensureChain(IPTABLES, c);
     for (const j of plan.jumps) await ensureJump(IPTABLES, j);
     // Namespaces have IPv6 turned off; refuse it anyway should an interface get an address.
     const v6 = { table: "filter" as const, name: "CARNET-IN6", rules: [["-i", `${IFACE_PREFIX}+`, "-j", "REJECT"]] };
     await ensureChain(IP6TABLES, v6);
     for (const hook of ["INPUT", "FORWARD"]) await ensureJump(IP6TABLES, { table: "filter", hook, match: ["-i", `${IFACE_PREFIX}+`], chain: "CARNET-IN6" });
-    const fwd = "/proc/sys/net/ipv4/ip_forward";
-    if (readFileSync(fwd, "utf8").trim() !== "1") {
-      writeFileSync(fwd, "1");
+    const before = readFileSync(IP_FORWARD, "utf8").trim();
+    if (before !== "1") {
+      if (!existsSync(FORWARD_SAVED)) {
+        mkdirSync("/run/carnet", { recursive: true, mode: 0o700 });
+        writeFileSync(FORWARD_SAVED, before, { mode: 0o600 });
+      }
+      writeFileSync(IP_FORWARD, "1");
       opts.logger?.warn({}, "IPv4 forwarding turned on for servers with Internet access (FORWARD rules only pass carnet+ interfaces)");
     }
   })();
-  ensured = { key, done };
+  ensured = { key, done, plan };
   done.catch(() => {
     if (ensured?.done === done) ensured = null;
   });
   return done;
+}
+
+/**
+ * Carnet's network interfaces on this host that servers use: veths `carnet<N>` of local servers with Internet
+ * access, and the docker bridge `carnet-inet` when a container is attached to it. Empty when no server needs the
+ * rules.
+ */
+export function egressInterfacesInUse(): string[] {
+  let names: string[];
+  try {
+    names = readdirSync("/sys/class/net").filter((n) => n.startsWith(IFACE_PREFIX));
+  } catch {
+    return [];
+  }
+  return names.filter((n) => {
+    const ports = `/sys/class/net/${n}/brif`;
+    if (!existsSync(ports)) return true; // a veth: a server's namespace is on its other end
+    try {
+      return readdirSync(ports).length > 0;
+    } catch {
+      return true;
+    }
+  });
+}
+
+/** Whether Carnet left anything of its egress on this host: chains (v4, v6), jumps, forwarding to restore. */
+export async function egressLeftovers(): Promise<string[]> {
+  const out: string[] = [];
+  for (const [bin, tables] of [[IPTABLES, ["filter", "nat"]], [IP6TABLES, ["filter"]]] as const)
+    for (const t of tables) {
+      const r = await run(bin, ["-w", "-t", t, "-S"]);
+      if (r.ok) out.push(...r.out.split("\n").filter((l) => /CARNET-/.test(l)).map((l) => `${bin === IPTABLES ? "ip" : "ip6"}tables -t ${t} ${l}`));
+    }
+  if (existsSync(FORWARD_SAVED)) out.push(`ip_forward to restore to ${readFileSync(FORWARD_SAVED, "utf8").trim()}`);
+  return out;
+}
+
+let cleaning: Promise<unknown> = Promise.resolve();
+
+/**
+ * Removes what ensureEgressRules() installed: every jump to a `CARNET-*` chain in INPUT, FORWARD and POSTROUTING,
+ * those chains (IPv4 filter and nat, IPv6 filter), and puts IPv4 forwarding back as it was (FORWARD_SAVED), unless a
+ * server still uses them (egressInterfacesInUse(): servers outlive a portal stop by design, and removing the rules
+ * under one would open the host to it); then it keeps everything and says why. Idempotent; needs root (does
+ * nothing otherwise). The docker bridge network itself is removed by the docker backend
+ * (removeEgressNetworkIfUnused in spawner/docker.ts), before this, so that its interface is gone.
+ */
+export function cleanupEgress(opts: { logger?: SpawnerLogger } = {}): Promise<{ removed: string[]; keptFor: string[] }> {
+  const job = cleaning.then(async () => {
+    if (process.getuid?.() !== 0) return { removed: [], keptFor: [] };
+    const busy = egressInterfacesInUse();
+    if (busy.length) {
+      opts.logger?.info({ interfaces: busy }, "egress rules kept: servers with Internet access still run");
+      return { removed: [], keptFor: busy };
+    }
+    await ensured?.done.catch(() => undefined);
+    ensured = null;
+    const removed: string[] = [];
+    for (const [bin, tables] of [[IPTABLES, { filter: ["INPUT", "FORWARD"], nat: ["POSTROUTING"] }], [IP6TABLES, { filter: ["INPUT", "FORWARD"] }]] as const) {
+      for (const [table, hooks] of Object.entries(tables)) {
+        const t = ["-w", "-t", table];
+        for (const hook of hooks)
+          for (const line of (await run(bin, [...t, "-S", hook])).out.split("\n"))
+            if (/ -j CARNET-[A-Za-z0-9-]+$/.test(line) && (await run(bin, [...t, ...line.replace(/^-A /, "-D ").split(" ")])).ok) removed.push(`${table} ${line}`);
+        for (const line of (await run(bin, [...t, "-S"])).out.split("\n")) {
+          const chain = /^-N (CARNET-[A-Za-z0-9-]+)$/.exec(line)?.[1];
+          if (!chain) continue;
+          await run(bin, [...t, "-F", chain]);
+          if ((await run(bin, [...t, "-X", chain])).ok) removed.push(`${table} chain ${chain}`);
+        }
+      }
+    }
+    if (existsSync(FORWARD_SAVED)) {
+      const before = readFileSync(FORWARD_SAVED, "utf8").trim();
+      if (before === "0" || before === "1") writeFileSync(IP_FORWARD, before);
+      rmSync(FORWARD_SAVED, { force: true });
+      try {
+        rmdirSync("/run/carnet"); // only when empty
+      } catch {
+        /* not empty, or already gone */
+      }
+      removed.push(`ip_forward back to ${before}`);
+    }
+    if (removed.length) opts.logger?.info({ removed }, "egress rules removed (no server with Internet access left)");
+    return { removed, keptFor: [] };
+  });
+  cleaning = job.catch(() => undefined);
+  return job;
 }
 
 /**

@@ -9,7 +9,8 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dockerClient } from "./docker";
+import { dockerClient, EGRESS_NETWORK, removeEgressNetworkIfUnused } from "./docker";
+import { cleanupEgress, egressInterfacesInUse, egressLeftovers, FORWARD_SAVED } from "./egress";
 import { request } from "./http";
 import { createSpawner, execute, jupyterFetch, startKernel, waitForReady, type BackendName, type BackendOptions, type JupyterTarget, type SpawnSpec, type Spawner } from "./index";
 import { allProcesses, procUid } from "./proc";
@@ -83,7 +84,21 @@ function canConnect(host: string, port: number): Promise<boolean> {
 // A public address the host reaches, to check that "Internet allowed" really allows it (resolved here).
 let internet: { ip: string; port: number } | null = null;
 
+// The machine as the suite found it (IPv4 forwarding, Carnet's firewall chains, the docker bridge), and what the
+// egress tests added meanwhile: the last test checks that the teardown puts it back.
+const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
+let forwardBefore = "";
+const egressSeen: string[] = [];
+
+/** What the suite's teardown does (and `./carnet` when a site stops): bridge network, then the host rules. */
+async function cleanupNetwork() {
+  if (!isRoot) return { removed: [], keptFor: [] };
+  if (!dockerWhy) await removeEgressNetworkIfUnused(dockerHost);
+  return cleanupEgress();
+}
+
 beforeAll(async () => {
+  forwardBefore = existsSync(FORWARD_SAVED) ? readFileSync(FORWARD_SAVED, "utf8").trim() : readFileSync(IP_FORWARD, "utf8").trim();
   await listen("127.0.0.1");
   if (hostAddress) await listen(hostAddress);
   const ip = (await import("node:dns/promises").then((d) => d.lookup("deb.debian.org", { family: 4 }).catch(() => null)))?.address;
@@ -93,6 +108,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled(started.map((s) => s.stop(2_000)));
+  await cleanupNetwork().catch((err: unknown) => console.warn(`egress cleanup: ${String(err)}`));
   for (const l of listeners) l.server.close();
   rmSync(base, { recursive: true, force: true });
 }, 120_000);
@@ -170,6 +186,7 @@ describe.each([
           else expect(out).not.toBe("OPEN");
         }
         if (allowNetwork) {
+          egressSeen.push(...(await egressLeftovers()), ...egressInterfacesInUse());
           // DNS works through the host's nameservers (they are exempt from the blocked private ranges).
           const dns = await py<string>(target, kernel, `import json, socket\ntry:\n    r = socket.getaddrinfo("deb.debian.org", 80)[0][4][0]\nexcept OSError as e:\n    r = "ERR " + str(e)\nprint(json.dumps(r))`);
           if (internet) expect(dns).not.toMatch(/^ERR/);
@@ -384,4 +401,24 @@ print(json.dumps({"ptrace": pt, "environ": env, "nnp": nnp, "big": big, "foreign
   });
 
   if (skip) it.skip(`${name} sandbox skipped: ${skip}`, () => {});
+});
+
+describe.skipIf(!isRoot)("the machine after the egress tests", () => {
+  it("stopped servers and the teardown leave no Carnet chain, no carnet-inet bridge, and IPv4 forwarding as it was", { timeout: 120_000 }, async () => {
+    // The egress tests did change the machine (rules, a veth or the bridge), so this checks a real cleanup.
+    expect(egressSeen.some((l) => /CARNET-/.test(l)), "the Internet tests installed Carnet's rules").toBe(true);
+    await Promise.allSettled(started.map((s) => s.stop(2_000)));
+    const r = await cleanupNetwork();
+    if (r.keptFor.length) {
+      // Another Carnet on this machine (a parallel run) has servers with Internet access: its rules must stay.
+      console.warn(`*** egress rules kept for interfaces of another run: ${r.keptFor.join(", ")}; machine state not checked ***`);
+      return;
+    }
+    expect(await egressLeftovers()).toEqual([]);
+    expect(readFileSync(IP_FORWARD, "utf8").trim()).toBe(forwardBefore);
+    expect(existsSync("/sys/class/net/carnet-inet")).toBe(false);
+    if (!dockerWhy) await expect(dockerClient(dockerHost).getNetwork(EGRESS_NETWORK).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    // Cleaning twice is harmless, and a new server with Internet access gets its rules back (ensureEgressRules).
+    expect((await cleanupNetwork()).removed).toEqual([]);
+  });
 });

@@ -117,6 +117,25 @@ function isolationChecks(e: Env) {
     );
 }
 
+/**
+ * When the site stops: the host firewall rules, IPv4 forwarding and docker bridge network that servers with Internet
+ * access needed are removed (spawner/egress.ts cleanupEgress), unless a server still uses them (servers outlive the
+ * portal by design: then they stay, and the next stop removes them).
+ */
+async function cleanupNetwork(e: Env): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  try {
+    if (e.CARNET_SPAWNER === "docker") {
+      const { removeEgressNetworkIfUnused } = await import("../../spawner/docker");
+      await removeEgressNetworkIfUnused(e.CARNET_DOCKER_HOST ?? process.env.DOCKER_HOST);
+    }
+    const { cleanupEgress } = await import("../../spawner/egress");
+    await cleanupEgress({ logger: logger.child({ part: "egress" }) });
+  } catch (err) {
+    console.error(`carnet: nettoyage du réseau des serveurs incomplet : ${String(err)}`);
+  }
+}
+
 async function start() {
   const e = loadEnv();
   if (runningPortal(e)) fail(`Un portail utilise déjà ${e.dataDir} (voir ${runFile(e)}).`);
@@ -156,10 +175,12 @@ async function start() {
       fs.rmSync(runFile(e), { force: true });
       process.exit(code);
     }, 8000).unref();
-    void Promise.all(alive.map((c) => new Promise((r) => c.once("exit", r)))).then(() => {
-      fs.rmSync(runFile(e), { force: true });
-      process.exit(code);
-    });
+    void Promise.all(alive.map((c) => new Promise((r) => c.once("exit", r))))
+      .then(() => cleanupNetwork(e))
+      .then(() => {
+        fs.rmSync(runFile(e), { force: true });
+        process.exit(code);
+      });
   };
   const writeRunFile = () => {
     fs.mkdirSync(path.dirname(runFile(e)), { recursive: true, mode: 0o700 });
