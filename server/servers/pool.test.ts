@@ -27,6 +27,7 @@ import {
   saveNotebook,
   serverApi,
   serverStatus,
+  sessionCookie,
   startServer,
   teardown,
   waitFor,
@@ -145,6 +146,13 @@ for (const backend of ["local", "docker"] as const) {
         expect(((await put.json()) as { error: { message: string } }).error.message).toMatch(/size : /);
       }
       expect((await pool(s(), pats.admin!)).size).toBe(2); // nothing half-stored
+      // The admin page shows the pool and its size field.
+      const page = await fetch(`${s().url}/admin/serveurs`, { headers: { cookie: await sessionCookie(s(), "admin") } });
+      const html = await page.text();
+      expect(page.status).toBe(200);
+      expect(html).toContain("Carnets prêts à l&#x27;avance (réserve)");
+      expect(html).toMatch(/data-pool="ready"[^>]*>2</);
+      expect(html).toMatch(/name="size"[^>]*value="2"|value="2"[^>]*name="size"/);
     });
 
     let alice = "";

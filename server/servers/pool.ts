@@ -284,11 +284,18 @@ async function startSlot(): Promise<void> {
   const started = Date.now();
   try {
     // The spawner chowns the (empty) folder to the uid by descriptor and makes it 0700, as for a cold start.
-    const { url } = await spawner.start();
+    const timeoutMs = env().CARNET_START_TIMEOUT_S * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const { url } = await Promise.race([
+      spawner.start(),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("slot start timed out")), timeoutMs))),
+    ]).finally(() => clearTimeout(timer));
     slot.target = url;
     renice(slot, 10);
-    const timeoutMs = env().CARNET_START_TIMEOUT_S * 1000;
-    await waitForReady(url, routePrefix(id), token, { timeoutMs, isAlive: async () => (await spawner.poll()).running });
+    await waitForReady(url, routePrefix(id), token, {
+      timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)),
+      isAlive: async () => (await spawner.poll()).running,
+    });
     slot.kernelId = await startKernel(target(slot));
     renice(slot, 10); // the kernel inherited it; its helpers too
     if (!pool.slots.has(id)) throw new Error("slot withdrawn while starting");
