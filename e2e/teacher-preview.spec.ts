@@ -189,7 +189,7 @@ test("the zip of handed-in snapshots holds the frozen copy; a comment stays on i
   const teacher = await signIn(browser, "mdurand");
   await teacher.page.goto(`${stack.url}/activites/${a.id}`);
   const choice = teacher.page.getByTestId("zip-source");
-  await choice.getByLabel("Copies rendues (version figée)").check();
+  await choice.getByRole("radio", { name: "Copies rendues (version figée)" }).check();
   await expect(choice.getByLabel("avec les non rendues (état actuel)")).toBeChecked();
   await expect(teacher.page.getByTestId("zip-all")).toHaveAttribute("href", /source=submitted/);
   await noSeriousAxe(teacher.page, "the dashboard with the zip choice");
@@ -203,7 +203,7 @@ test("the zip of handed-in snapshots holds the frozen copy; a comment stays on i
   expect([...entries.keys()].some((k) => k.startsWith("Marie Durand"))).toBe(false);
   expect(entries.get("LISEZMOI.txt")).toContain("Alice Martin (2nde 3) : rendue le");
   // « État actuel »: today's files.
-  await choice.getByLabel("État actuel").check();
+  await choice.getByRole("radio", { name: "État actuel" }).check();
   const [live] = await Promise.all([teacher.page.waitForEvent("download"), teacher.page.getByTestId("zip-all").click()]);
   const liveEntries = await unzip(await live.path());
   expect([...liveEntries.entries()].find(([k]) => k.startsWith("Alice Martin (2nde 3)/") && k.endsWith(".ipynb"))![1]).toContain("Ajouté après le rendu.");
