@@ -8,13 +8,9 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { ConfigError, parseEnv, setEnv, type Env } from "../env";
-import { closeDb, db, ensureMigrated } from "../db";
-import { isAppError } from "../errors";
-import { ZodError } from "zod";
-import { runCommand, USAGE } from "./commands";
-import { createUser } from "../users";
 import { applySiteUmask, blockedFolder, blockedMessage, prepareDataDir } from "../data-dir";
 import { logger } from "../logger";
+import { launchPlan } from "./launch";
 
 // Before any file is written: nothing Carnet creates is readable by students' servers (server/data-dir.ts). The
 // supervisor's children (Next.js, the proxy) inherit it.
@@ -74,6 +70,11 @@ async function command(argv: string[]) {
     console.log(body.output);
     return;
   }
+  // Loaded here only: the supervisor of `start` never holds the database (see prepareDatabase).
+  const { closeDb } = await import("../db");
+  const { runCommand } = await import("./commands");
+  const { isAppError } = await import("../errors");
+  const { ZodError } = await import("zod");
   try {
     console.log(await runCommand({ argv, stdin }));
   } catch (err) {
@@ -87,6 +88,8 @@ async function command(argv: string[]) {
 
 /** On an empty database, creates an admin account and says how to sign in. */
 async function firstAdmin(e: Env): Promise<string | null> {
+  const { db } = await import("../db");
+  const { createUser } = await import("../users");
   if ((await db().user.count()) > 0) return null;
   const password = crypto.randomBytes(12).toString("base64url");
   await createUser({ username: "admin", role: "ADMIN", name: "Administrateur", password });
@@ -136,14 +139,50 @@ async function cleanupNetwork(e: Env): Promise<void> {
   }
 }
 
+/** The internal command `start` runs in a child process: migrations and the first admin account. */
+const PREPARE_DB = "__prepare-db";
+const PREPARED = "carnet-prepared ";
+
+/** In the child: migrates, creates the first admin when the base is empty, says so on one line, exits. */
+async function prepareDb() {
+  const e = loadEnv();
+  const { closeDb, ensureMigrated } = await import("../db");
+  await ensureMigrated();
+  const adminPassword = await firstAdmin(e);
+  await closeDb();
+  process.stdout.write(`${PREPARED}${JSON.stringify({ adminPassword })}\n`);
+  process.exit(0);
+}
+
+/**
+ * Migrations and the first admin account, in a child process that exits: the database (PGlite's WebAssembly memory
+ * after initdb and the migrations, Prisma) would otherwise stay in the supervisor for its whole life, about 800 MiB
+ * of RSS for nothing (docs/operations.md, "Weight"). Resolves with the new admin's password, or null.
+ */
+async function prepareDatabase(): Promise<string | null> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "server/cli/main.ts"), PREPARE_DB], {
+    cwd: root,
+    env: process.env,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+  let adminPassword: string | null = null;
+  for (const line of out.split("\n")) {
+    if (line.startsWith(PREPARED)) adminPassword = (JSON.parse(line.slice(PREPARED.length)) as { adminPassword: string | null }).adminPassword;
+    else if (line) process.stdout.write(`${line}\n`);
+  }
+  if (code !== 0) fail(`carnet: la préparation de la base a échoué (code ${code}).`, code ?? 1);
+  return adminPassword;
+}
+
 async function start() {
   const e = loadEnv();
   if (runningPortal(e)) fail(`Un portail utilise déjà ${e.dataDir} (voir ${runFile(e)}).`);
   const repairs = prepareDataDir(e.dataDir); // the data dir itself and copies/ get their modes here
   isolationChecks(e);
-  await ensureMigrated();
-  const adminPassword = await firstAdmin(e);
-  await closeDb();
+  const adminPassword = await prepareDatabase();
   if (repairs.length)
     logger.child({ part: "datadir" }).warn({ count: repairs.length, repairs: repairs.slice(0, 50) }, "data dir permissions repaired (students' servers could read or change these)");
 
@@ -210,8 +249,12 @@ async function start() {
     writeRunFile();
     return c;
   };
-  launch("next", process.execPath, [path.join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(e.internalPort), "-H", "127.0.0.1"]);
-  launch("proxy", process.execPath, ["--import", "tsx", path.join(root, "proxy/main.ts")]);
+  // Plain JavaScript bundles and Node's flags for each child (server/cli/launch.ts; docs/operations.md, "Weight").
+  const plan = await launchPlan(root);
+  for (const note of plan.notes) logger.warn(note);
+  Object.assign(childEnv, plan.env);
+  launch("next", process.execPath, [...plan.nextFlags, path.join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(e.internalPort), "-H", "127.0.0.1"]);
+  launch("proxy", process.execPath, plan.proxyArgs);
   process.on("SIGINT", () => stopAll(0));
   process.on("SIGTERM", () => stopAll(0));
 
@@ -235,5 +278,6 @@ async function start() {
 
 const argv = process.argv.slice(2);
 if (argv[0] === "start") await start();
-else if (!argv[0] || argv[0] === "help" || argv[0] === "--help") console.log(USAGE);
+else if (argv[0] === PREPARE_DB) await prepareDb();
+else if (!argv[0] || argv[0] === "help" || argv[0] === "--help") console.log((await import("./commands")).USAGE);
 else await command(argv);

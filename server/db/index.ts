@@ -73,7 +73,10 @@ export function openDb(target: { url?: string; pgliteDir?: string }): Handle {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fs.chmodSync(dir, 0o700);
   }
-  const lite = new PGlite(dir);
+  // PostgreSQL's default 128 MB of shared buffers are all touched at start inside PGlite's WebAssembly memory (about
+  // 125 MiB of the portal's resident memory); 16 MB cache a school's database, and the operating system caches the
+  // files below it (docs/operations.md, "Weight").
+  const lite = new PGlite(dir, { startParams: [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"] });
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });
   const runner: SqlRunner = {
     // One in-process connection: the lock is PGlite's own serialisation.

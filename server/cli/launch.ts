@@ -1,0 +1,123 @@
+/**
+ * Plain JavaScript for the supervisor's own children (docs/operations.md, "Weight"). The proxy and the render worker
+ * are TypeScript; run through tsx, each process (and each worker thread) carries tsx's loader thread, esbuild and the
+ * compiled sources in memory: about 40 MiB of resident memory per process for nothing once they are loaded. At start
+ * the supervisor bundles each entry once with esbuild (the one tsx depends on; our files bundled, npm packages left
+ * as imports), into `node_modules/.cache/carnet/<name>-<hash>.mjs` where Node resolves those packages as from the
+ * repository. A bundle that fails falls back to tsx, said in the log: never a portal that does not start.
+ */
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+type Esbuild = typeof import("esbuild");
+
+/** esbuild as tsx resolves it (tsx is a dependency of the portal; esbuild only one of tsx). */
+function loadEsbuild(root: string): Esbuild {
+  const fromTsx = createRequire(createRequire(path.join(root, "package.json")).resolve("tsx/package.json"));
+  return fromTsx("esbuild") as Esbuild;
+}
+
+export interface Prebuilt {
+  /** What to give `node`: the bundle, or the tsx fallback (`--import tsx <entry>`). */
+  args: string[];
+  /** The bundle's path, when there is one. */
+  file?: string;
+  /** Why the fallback was taken. */
+  error?: string;
+}
+
+/**
+ * Bundles each entry (relative to `root`) for Node 20 as ESM, one after the other with one esbuild service, stopped at
+ * the end. A file name carries the hash of its content: two portals started from one checkout never overwrite each
+ * other's running file, and an unchanged bundle is not rewritten.
+ */
+export async function prebuild(root: string, entries: { entry: string; name: string }[]): Promise<Prebuilt[]> {
+  let esbuild: Esbuild | undefined;
+  // esbuild's service process is unref'd: with nothing else pending, Node would exit in the middle of the await.
+  const keepAlive = setInterval(() => undefined, 1000);
+  const out: Prebuilt[] = [];
+  try {
+    for (const { entry, name } of entries) {
+      const fallback = ["--import", "tsx", path.join(root, entry)];
+      try {
+        esbuild ??= loadEsbuild(root);
+        const built = await esbuild.build({
+          entryPoints: [path.join(root, entry)],
+          absWorkingDir: root,
+          bundle: true,
+          packages: "external",
+          platform: "node",
+          format: "esm",
+          target: "node20",
+          write: false,
+          logLevel: "silent",
+          // Stack traces keep function and class names.
+          keepNames: true,
+          legalComments: "none",
+        });
+        const code = built.outputFiles[0]!.contents;
+        const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);
+        const dir = path.join(root, "node_modules", ".cache", "carnet");
+        const file = path.join(dir, `${name}-${hash}.mjs`);
+        if (!fs.existsSync(file)) {
+          fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+          const tmp = `${file}.${process.pid}.tmp`;
+          fs.writeFileSync(tmp, code, { mode: 0o644 });
+          fs.renameSync(tmp, file);
+        }
+        out.push({ args: [file], file });
+      } catch (e) {
+        out.push({ args: fallback, error: e instanceof Error ? e.message.split("\n")[0] : String(e) });
+      }
+    }
+  } finally {
+    // esbuild keeps its service process for later calls: none come.
+    await Promise.resolve(esbuild?.stop()).catch(() => undefined);
+    clearInterval(keepAlive);
+  }
+  return out;
+}
+
+export interface LaunchPlan {
+  /** `node` arguments before Next's own (`node_modules/next/dist/bin/next start …`). */
+  nextFlags: string[];
+  /** `node` arguments of the proxy, flags and entry. */
+  proxyArgs: string[];
+  /** Added to both children's environment. */
+  env: Record<string, string>;
+  /** What went differently than planned (a bundle that fell back to tsx), for the log. */
+  notes: string[];
+}
+
+/**
+ * How the supervisor starts Next.js and the proxy: plain JavaScript where it can (the proxy's bundle; the render
+ * worker's, given to Next as CARNET_RENDER_WORKER unless set), Node's heap sized for each (see docs/operations.md,
+ * "Weight", for what each flag saved), and with CARNET_MEMORY_REPORT=1 the SIGUSR2 memory report preloaded.
+ */
+export async function launchPlan(root: string, environment: NodeJS.ProcessEnv = process.env): Promise<LaunchPlan> {
+  const ownWorker = !environment.CARNET_RENDER_WORKER;
+  const [proxy, worker] = await prebuild(root, [
+    { entry: "proxy/main.ts", name: "proxy" },
+    ...(ownWorker ? [{ entry: "server/notebooks/render-worker.ts", name: "render-worker" }] : []),
+  ]);
+  if (!proxy) throw new Error("unreachable: no proxy bundle");
+  const notes: string[] = [];
+  if (proxy.error) notes.push(`proxy: bundle failed (${proxy.error}), started with tsx`);
+  if (worker?.error) notes.push(`render worker: bundle failed (${worker.error}), started with tsx`);
+  const env: Record<string, string> = {};
+  if (worker?.file) env.CARNET_RENDER_WORKER = worker.file;
+  const report = environment.CARNET_MEMORY_REPORT === "1" ? ["--import", path.join(root, "server/cli/memory-report.mjs")] : [];
+  return {
+    nextFlags: [...PORTAL_FLAGS, ...report],
+    proxyArgs: [...PROXY_FLAGS, ...report, ...proxy.args],
+    env,
+    notes,
+  };
+}
+
+/** Node's flags for Next.js (the portal). */
+export const PORTAL_FLAGS: readonly string[] = [];
+/** Node's flags for the proxy. */
+export const PROXY_FLAGS: readonly string[] = [];
