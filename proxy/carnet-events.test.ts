@@ -6,6 +6,7 @@
  * Run: npx vitest run proxy/carnet-events.test.ts --testTimeout=60000
  */
 import crypto from "node:crypto";
+import http from "node:http";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -167,6 +168,27 @@ describe("stop notices and saves", () => {
     const t1 = Date.now();
     expect(await client.notice(PB, { kind: "teacher", phase: "save", message: "x", waitMs: 5_000 })).toMatchObject({ pages: 0 });
     expect(Date.now() - t1).toBeLessThan(500);
+  });
+
+  it("a page that was closed (its long poll dropped) is not waited for", async () => {
+    // On copy B, where no other page polls: first a page that stays, then one whose long poll is dropped.
+    const first = await poll(studentBonB, "tab-b-stays", undefined, nbB, B);
+    expect(first.status).toBe(200);
+    expect((await client.notice(PB, { kind: "teacher", phase: "save", message: "x", waitMs: 0 })).pages).toBe(1);
+    const v = (await poll(studentBonB, "tab-b-stays", undefined, nbB, B)).body.v;
+    // A held poll of another page, then the browser drops it (the tab is closed).
+    const dropped = http.get({
+      host: "127.0.0.1",
+      port: new URL(base).port,
+      path: `${PB}_carnet/events?tab=tab-b-closed&v=${v}`,
+      headers: { host: new URL(nbB).host, cookie: studentBonB },
+    });
+    dropped.on("error", () => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    dropped.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    const r = await client.notice(PB, { kind: "teacher", phase: "save", message: "x", waitMs: 0 });
+    expect(r.pages).toBe(1); // the page that stays, not the closed one
   });
 
   it("attack: another student, another copy's cookie or origin cannot poll or acknowledge this copy's events", async () => {

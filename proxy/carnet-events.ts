@@ -235,6 +235,10 @@ export class CarnetEvents {
       tab.lastSeen = Date.now();
     }
     if (res.destroyed || res.writableEnded) {
+      // The browser dropped its long poll: the page was closed or left (e.g. « Rendre ma copie » goes to the
+      // portal). Forgotten at once, so a stop does not wait for it and the student is not shown as there; a page
+      // that is still alive (a network hiccup) polls again and is back.
+      if (tab.polling === 0 && st.tabs.get(tabId) === tab) st.tabs.delete(tabId);
       this.presence(st);
       return;
     }
