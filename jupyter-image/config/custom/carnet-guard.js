@@ -29,19 +29,25 @@ define(["jquery", "base/js/namespace", "base/js/events", "base/js/dialog"], func
   function quiet() {
     return state.stopping || (state.view && state.view.readOnly);
   }
-  dialog.kernel_modal = function () {
-    if (quiet()) return $("<div/>");
-    return origKernelModal.apply(this, arguments);
-  };
-  dialog.modal = function () {
-    if (state.stopping) return $("<div/>");
-    return origModal.apply(this, arguments);
-  };
+  try {
+    dialog.kernel_modal = function () {
+      if (quiet()) return $("<div/>");
+      return origKernelModal.apply(this, arguments);
+    };
+    dialog.modal = function () {
+      if (state.stopping) return $("<div/>");
+      return origModal.apply(this, arguments);
+    };
+  } catch (err) {
+    console.error("carnet-guard: Jupyter's dialogs not wrapped", err);
+  }
 
   // ---------- read-only viewers: no kernel, no autosave ----------
-  if (nb && typeof nb.start_session === "function") {
-    var origStart = nb.start_session;
-    nb.start_session = function () {
+  // The notebook object is sealed (Object.seal in nbclassic): its methods are replaced on its prototype.
+  var proto = nb ? Object.getPrototypeOf(nb) : null;
+  if (proto && typeof proto.start_session === "function") {
+    var origStart = proto.start_session;
+    proto.start_session = function () {
       var self = this, args = arguments;
       first.then(function (view) {
         if (view && view.readOnly) return; // no kernel for a read-only viewer (the proxy refuses it anyway)
@@ -137,7 +143,7 @@ define(["jquery", "base/js/namespace", "base/js/events", "base/js/dialog"], func
     $(".modal").modal("hide");
     if (nb) {
       if (typeof nb.set_autosave_interval === "function") nb.set_autosave_interval(0);
-      nb.save_notebook = function () { return Promise.resolve(); };
+      if (proto) proto.save_notebook = function () { return Promise.resolve(); };
     }
     var message = (notice && notice.message) || "Le serveur de ce carnet s'est arrêté.";
     var own = state.view && state.view.role === "student";
