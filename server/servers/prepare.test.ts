@@ -64,8 +64,8 @@ describe("prepared sessions", () => {
       await stack.addUser(t, "teacher", PASSWORD);
       pats[t] = await stack.token(t);
     }
-    await stack.addUser("admin", "admin", PASSWORD);
-    pats.admin = await stack.token("admin");
+    await stack.addUser("direction", "admin", PASSWORD);
+    pats.admin = await stack.token("direction");
     for (const s of students) {
       await stack.addUser(s, "student", PASSWORD, s[0]!.toUpperCase() + s.slice(1));
       pats[s] = await stack.token(s);
