@@ -88,10 +88,11 @@ for (const backend of ["local", "docker"] as const) {
     beforeAll(async () => {
       stack = await startStack({ env: { ...be, CARNET_POOL_SIZE: "2", CARNET_RECONCILE_INTERVAL_S: "2", CARNET_MAX_SERVERS_PER_STUDENT: "3" } });
       await stack.addUser("prof", "teacher", PASSWORD);
-      await stack.addUser("admin", "admin", PASSWORD);
+      await stack.addUser("gestion", "admin", PASSWORD);
       for (const s of students) await stack.addUser(s, "student", PASSWORD);
       pats = {};
-      for (const u of ["prof", "admin", ...students]) pats[u] = await stack.token(u);
+      for (const u of ["prof", "gestion", ...students]) pats[u] = await stack.token(u);
+      pats.admin = pats.gestion!;
       code = (await createActivity(stack, pats.prof!)).code;
     }, 180_000);
     afterAll(async () => {
@@ -147,7 +148,7 @@ for (const backend of ["local", "docker"] as const) {
       }
       expect((await pool(s(), pats.admin!)).size).toBe(2); // nothing half-stored
       // The admin page shows the pool and its size field.
-      const page = await fetch(`${s().url}/admin/serveurs`, { headers: { cookie: await sessionCookie(s(), "admin") } });
+      const page = await fetch(`${s().url}/admin/serveurs`, { headers: { cookie: await sessionCookie(s(), "gestion") } });
       const html = await page.text();
       expect(page.status).toBe(200);
       expect(html).toContain("Carnets prêts à l&#x27;avance (réserve)");
@@ -230,10 +231,16 @@ for (const backend of ["local", "docker"] as const) {
       expect(refused).toContain(out.alice);
       expect(refused).toContain(out.slot);
       expect(refused).toContain(out.sock);
-      if (backend === "local") {
-        expect(out.alice).toBe("PermissionError");
-        expect(out.slot).toBe("PermissionError");
+      // Refused by the sandbox either way: the stack's data dir is under /tmp, which the local sandbox replaces by a
+      // private tmpfs binding back only the server's own folders (FileNotFoundError); elsewhere the folders are
+      // there but 0700 and another uid's (PermissionError). Both are checked on the host too:
+      for (const dir of [localPaths.alice, localPaths.slot]) {
+        const st = fs.statSync(dir);
+        expect(st.mode & 0o777).toBe(0o700);
+        expect(st.uid).not.toBe(fs.statSync(path.join(data, "copies", bob)).uid);
+        expect(st.uid).not.toBe(0);
       }
+      expect(fs.statSync(localPaths.alice).uid).not.toBe(fs.statSync(localPaths.slot).uid);
       // Nobody reaches an unclaimed slot through the proxy: it has no route.
       expect((await loopFetch(nbUrl(s(), other, "api/contents"), { headers: auth("bob") })).status).not.toBe(200);
       expect((await fetch(serverApi(s(), other), { headers: auth("admin") })).status).toBe(404);
