@@ -11,19 +11,17 @@
  * Memory per student server: the server and its kernel after `1+1` (RSS, cgroup or process tree).
  * Everything listens on 127.0.0.1; everything started is stopped. BENCH_ONLY=local,docker,hub picks columns.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser } from "@playwright/test";
-import { freePort, startStack, type Stack } from "../e2e/stack";
-import { randomBytes } from "node:crypto";
+import { startStack, type Stack } from "../e2e/stack";
 import { serverIdOf } from "../server/servers/server-id";
 import { createActivity, notebookBytes, PASSWORD, serverStatus, stopAllServers, teardown, waitFor } from "../server/servers/live-test-helpers";
-import { median, rssTreeMb, signedInPage, usable } from "./support";
+import { CHROMIUM_ARGS, hubWhyNot, median, rssTreeMb, signedInPage, startHub, usable, type Hub } from "./support";
 
 const N = Number(process.env.BENCH_N ?? 5);
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"];
 
 interface Row {
   name: string;
@@ -100,112 +98,40 @@ function serverPid(stack: Stack, backend: "local" | "docker", copyId: string, do
 
 async function benchHub(browser: Browser): Promise<Row> {
   const row: Row = { name: "JupyterHub 3.0 (peer)", cold: [], warm: [], memMb: [], cgroupMb: [] };
-  const chp = "/opt/carnet-bench-chp/node_modules/.bin/configurable-http-proxy";
-  if (!fs.existsSync("/usr/bin/jupyterhub")) return { ...row, why: "jupyterhub is not installed (apt-get install jupyterhub)" };
-  if (!fs.existsSync(chp)) return { ...row, why: `configurable-http-proxy 5.3 not found at ${chp} (npm install --prefix /opt/carnet-bench-chp configurable-http-proxy@5.3)` };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "carnet-bench-hub-"));
-  const port = await freePort();
-  const hubPort = await freePort();
-  const apiPort = await freePort();
+  const why = hubWhyNot();
+  if (why) return { ...row, why };
   const nb = notebookBytes();
-  const apiToken = randomBytes(24).toString("hex");
-  const hubApi = (p: string, method = "GET") =>
-    fetch(`http://127.0.0.1:${port}/hub/api/${p}`, { method, headers: { authorization: `token ${apiToken}` } });
-  fs.writeFileSync(
-    path.join(dir, "jupyterhub_config.py"),
-    `
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = ${port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = ${hubPort}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:${apiPort}"
-c.ConfigurableHTTPProxy.command = ["${chp}"]
-c.JupyterHub.authenticator_class = "dummy"
-c.JupyterHub.spawner_class = "simple"
-c.JupyterHub.db_url = "sqlite:///${dir}/hub.sqlite"
-c.JupyterHub.cookie_secret_file = "${dir}/cookie_secret"
-c.JupyterHub.pid_file = "${dir}/hub.pid"
-c.SimpleLocalProcessSpawner.home_dir_template = "${dir}/home/{username}"
-c.Spawner.cmd = ["/usr/bin/jupyterhub-singleuser"]
-c.Spawner.args = ["--allow-root"]
-c.Spawner.environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-c.Spawner.http_timeout = 120
-c.Spawner.start_timeout = 120
-c.JupyterHub.cleanup_servers = True
-# Opening a link to a stopped server starts it (as opening a Carnet share link does), instead of a "Launch" button.
-c.JupyterHub.implicit_spawn_seconds = 0.01
-c.JupyterHub.services = [{"name": "bench", "api_token": "${apiToken}"}]
-c.JupyterHub.load_roles = [{"name": "bench", "scopes": ["admin:servers", "admin:users"], "services": ["bench"]}]
-`,
-  );
-  let hub: ChildProcess | undefined;
-  let log = "";
+  let hub: Hub | undefined;
   try {
-    const child = spawn("/usr/bin/jupyterhub", ["-f", path.join(dir, "jupyterhub_config.py")], {
-      cwd: dir,
-      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: dir, LANG: "C.UTF-8" } as unknown as NodeJS.ProcessEnv,
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
-    hub = child;
-    child.stdout.on("data", (d: Buffer) => (log += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (log += d.toString()));
-    const url = `http://127.0.0.1:${port}`;
-    await waitFor("JupyterHub up", async () => (await fetch(`${url}/hub/api`).catch(() => null))?.ok, 60_000, 300).catch((e: Error) => {
-      throw new Error(`${e.message}\n${log.slice(-2000)}`);
-    });
+    hub = await startHub();
+    const h = hub;
     for (let i = 0; i < N; i++) {
       const username = `eleve${i}`;
-      const home = path.join(dir, "home", username);
-      fs.mkdirSync(home, { recursive: true });
-      fs.writeFileSync(path.join(home, "Exercice.ipynb"), nb);
+      fs.mkdirSync(h.home(username), { recursive: true });
+      fs.writeFileSync(path.join(h.home(username), "Exercice.ipynb"), nb);
       // Sign in without spawning (next=/hub/home), so that the cold start is measured from the link.
-      const page = await signedInPage(browser, `${url}/hub/login?next=%2Fhub%2Fhome`, username, false);
-      const link = `${url}/user/${username}/notebooks/Exercice.ipynb`;
+      const page = await signedInPage(browser, `${h.url}/hub/login?next=%2Fhub%2Fhome`, username, false);
+      const link = `${h.url}/user/${username}/notebooks/Exercice.ipynb`;
       const nbUrl = /\/user\/[^/]+\/notebooks\/Exercice\.ipynb$/;
       row.cold.push(await timed(async () => (await page.goto(link), await usable(page, nbUrl))));
-      const pid = Number(execFileSync("pgrep", ["-f", `jupyterhub-singleuser.*`], { encoding: "utf8" }).trim().split("\n").find((p) => {
-        try {
-          return fs.readFileSync(`/proc/${p}/environ`, "utf8").includes(`JUPYTERHUB_USER=${username}`);
-        } catch {
-          return false;
-        }
-      }));
+      const pid = h.serverPid(username);
+      if (!pid) throw new Error(`no single-user server found for ${username}`);
       row.memMb.push(rssTreeMb(pid));
       const page2 = await page.context().newPage();
       await page.close();
       row.warm.push(await timed(async () => (await page2.goto(link), await usable(page2, nbUrl))));
       await page2.context().close();
-      await hubApi(`users/${username}/server`, "DELETE");
+      await h.api(`users/${username}/server`, "DELETE");
       await waitFor(`${username}'s hub server stopped`, async () => {
-        const j = (await (await hubApi(`users/${username}`)).json()) as { servers?: Record<string, unknown> };
+        const j = (await (await h.api(`users/${username}`)).json()) as { servers?: Record<string, unknown> };
         return !j.servers || Object.keys(j.servers).length === 0;
       }, 60_000, 300);
     }
   } catch (err) {
     row.why = `failed: ${(err as Error).message.split("\n")[0]}`;
-    fs.writeFileSync("/tmp/carnet-bench-hub.log", log);
+    if (hub) fs.writeFileSync("/tmp/carnet-bench-hub.log", hub.logs());
   } finally {
-    const h = hub;
-    if (h?.pid) {
-      const pgid = h.pid;
-      const exited = h.exitCode !== null ? Promise.resolve() : new Promise((r) => h.once("exit", r));
-      try {
-        process.kill(-pgid, "SIGTERM");
-      } catch {
-        /* gone */
-      }
-      const t = setTimeout(() => {
-        try {
-          process.kill(-pgid, "SIGKILL");
-        } catch {
-          /* gone */
-        }
-      }, 15_000);
-      await exited;
-      clearTimeout(t);
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
+    await hub?.stop();
   }
   return row;
 }

@@ -17,6 +17,9 @@
  *
  * The worker script is server/notebooks/render-worker.mjs, resolved from the working directory at run time (Next is
  * started from the repository by `./carnet start`, like vitest), never bundled by Next: see docs/security.md.
+ * `./carnet start` gives Next a plain-JavaScript bundle of render-worker.ts instead (CARNET_RENDER_WORKER, made by
+ * server/cli/launch.ts): no tsx loader and compiler in each worker. Workers start on the first preview and end after
+ * a minute without one.
  */
 import crypto from "node:crypto";
 import os from "node:os";
@@ -95,7 +98,7 @@ export interface PoolOptions {
   cacheChars?: number;
   /** How long a failure ("indisponible") stays cached. */
   failureTtlMs?: number;
-  /** A worker with nothing to do for this long is stopped (it is started again on demand). */
+  /** A worker with nothing to do for this long is stopped (it is started again on demand); default 60 s. */
   idleMs?: number;
 }
 
@@ -140,6 +143,11 @@ interface CacheEntry {
 }
 
 const STARTUP_MS = 60_000;
+/**
+ * A worker with nothing to render for this long is ended (docs/operations.md, "Weight": each holds its own V8 heap,
+ * 20 to 60 MiB once it has rendered). Starting one again costs about 0.1 s of CPU; a class's copy pages keep it busy.
+ */
+const IDLE_MS = 60_000;
 
 /** A pool of render worker threads with a cache. Most callers want `renderNotebookPreview` (the shared pool). */
 export class RenderPool {
@@ -395,7 +403,7 @@ export class RenderPool {
     clearTimeout(slot.idleTimer);
     slot.idleTimer = setTimeout(() => {
       if (!slot.job) void this.stopWorker(slot);
-    }, this.opts.idleMs ?? 10 * 60_000);
+    }, this.opts.idleMs ?? IDLE_MS);
     slot.idleTimer.unref();
   }
 
