@@ -133,7 +133,7 @@ define(["jquery", "base/js/namespace", "base/js/events"], function ($, Jupyter, 
     var teacher = info.role === "teacher";
 
     var home = el("a", { class: "carnet-home", href: teacher ? info.copyUrl : info.myCopiesUrl }, "Carnet");
-    home.appendChild(el("span", { class: "carnet-wide" }, teacher ? " · Copie dans Carnet" : " · Mes copies"));
+    home.appendChild(el("span", { class: "carnet-wide" }, teacher ? " · Retour à la copie" : " · Mes copies"));
     bar.appendChild(home);
 
     var title = el("span", { class: "carnet-title", title: info.title }, info.title);
@@ -225,6 +225,7 @@ define(["jquery", "base/js/namespace", "base/js/events"], function ($, Jupyter, 
     $(".cell[tabindex='2']").attr("tabindex", "0");
     $(".CodeMirror textarea:not([aria-label])").attr("aria-label", "Code de la cellule");
     $("#cell_type[role='combobox']").removeAttr("role").attr("aria-label", "Type de cellule");
+    $(".output_subarea img:not([alt])").attr("alt", "Image produite par le code de la cellule");
     // The file list: the root folder's icon link, the select-all checkbox (inside a button that says it is one), the
     // file input named only by its title, each row's checkbox.
     $(".breadcrumb a")
@@ -240,11 +241,19 @@ define(["jquery", "base/js/namespace", "base/js/events"], function ($, Jupyter, 
     });
   }
 
-  events.on("notebook_loaded.Notebook", a11y);
-  events.on("draw_notebook_list.NotebookList", a11y);
-  events.on("create.Cell", function () {
-    setTimeout(a11y, 0);
-  });
+  // At most once per 100 ms, however many outputs a running cell adds.
+  var a11yPending = false;
+  function a11ySoon() {
+    if (a11yPending) return;
+    a11yPending = true;
+    setTimeout(function () {
+      a11yPending = false;
+      a11y();
+    }, 100);
+  }
+
+  events.on("notebook_loaded.Notebook draw_notebook_list.NotebookList", a11y);
+  events.on("create.Cell output_added.OutputArea output_appended.OutputArea", a11ySoon);
   events.on("notebook_loaded.Notebook", closeToCarnet);
   if (Jupyter.notebook && Jupyter.notebook._fully_loaded) {
     closeToCarnet();
