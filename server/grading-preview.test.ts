@@ -183,6 +183,9 @@ describe.each(dbKinds)("aperçu élève, zip of handed-in snapshots and comments
     const mine = await call(previewRoute.POST, tok.prof!, { id: a.id }, "POST");
     expect((await listCopies(teacher, a.id)).items.map((c) => c.id)).toContain(c1.id);
     expect((await call(copyRoute.GET, tok.zoe!, { id: mine.body.copyId as string })).status).toBe(404);
+    expect((await call(copyRoute.GET, tok.prof!, { id: mine.body.copyId as string })).body).toMatchObject({ test: true });
+    expect((await call(copyRoute.GET, tok.zoe!, { id: c1.id })).body).toMatchObject({ test: false });
+    expect((await call(copyRoute.GET, tok.prof!, { id: c1.id })).body).toMatchObject({ test: false });
     expect((await call(copyRoute.GET, tok.autreprof!, { id: mine.body.copyId as string })).status).toBe(404);
     // Bad bodies: JSON errors with a code, nothing made.
     const bad = await previewRoute.POST(request(tok.prof!, "POST", "/x", "{oops"), { params: Promise.resolve({ id: a.id }) });

@@ -7,6 +7,7 @@ import { notFound } from "../errors";
 import type { User } from "../generated/prisma/client";
 import { manageableBy } from "../activities/access";
 import { assertStudentMayView, isHandedIn, studentAccess, windowSelect } from "./window";
+import { isTestCopy } from "../copies/test-copy";
 
 export const gradingInclude = {
   activity: { select: { id: true, title: true, description: true, ownerId: true, code: true, feedbackRelease: true, ...windowSelect } },
@@ -71,6 +72,8 @@ export function copyJson(c: GradingCopy, viewer: Pick<User, "id" | "role">) {
     activity: { title: c.activity.title, description: c.activity.description },
     student: { username: c.student.username, name: c.student.name, classes: c.student.classes },
     version: c.version.number,
+    /** The teacher's own test copy of their activity (« Aperçu élève », server/copies/preview.ts). */
+    test: isTestCopy(c, c.activity),
     state: c.state,
     stateLabel: STATE_LABEL[c.state] ?? c.state,
     createdAt: c.createdAt,
