@@ -18,6 +18,11 @@ import yauzl from "yauzl";
 import { startStack, type Stack } from "./stack";
 import { csvBytes, notebookBytes, openCopy, PASSWORD, teardown, CSV_NAME, NOTEBOOK_NAME } from "../server/servers/live-test-helpers";
 
+/** Screenshots to look at (test-results/, kept after the run). */
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: path.resolve(import.meta.dirname, `../test-results/teacher-preview-${name}.png`) });
+}
+
 const CONSIGNE = "Complétez la fonction moyenne, exécutez toutes les cellules, puis rendez votre copie.";
 let stack: Stack;
 let teacherPat = "";
@@ -111,6 +116,7 @@ test("« Aperçu élève »: the teacher lands in a live test copy, labelled, th
   await teacher.page.goto(`${stack.url}/activites/${a.id}`);
   await expect(teacher.page.getByText("Une copie de test, comme celle d'un élève.")).toBeVisible();
   await noSeriousAxe(teacher.page, "the activity page with « Aperçu élève »");
+  await shot(teacher.page, "activity-page");
   await teacher.page.getByRole("button", { name: "Aperçu élève", exact: true }).click();
 
   // ---- The live notebook, exactly as a student lands in it (through the copy page's start and hand-over).
@@ -131,6 +137,7 @@ test("« Aperçu élève »: the teacher lands in a live test copy, labelled, th
   await expect(teacher.page.getByTestId("time-left")).toBeVisible();
   await expect(teacher.page.getByRole("heading", { name: "Correction" })).toHaveCount(0);
   await noSeriousAxe(teacher.page, "the test copy's page");
+  await shot(teacher.page, "test-copy-page");
 
   // ---- The dashboard: only the students' copies.
   await teacher.page.goto(`${stack.url}/activites/${a.id}`);
@@ -193,6 +200,8 @@ test("the zip of handed-in snapshots holds the frozen copy; a comment stays on i
   await expect(choice.getByLabel("avec les non rendues (état actuel)")).toBeChecked();
   await expect(teacher.page.getByTestId("zip-all")).toHaveAttribute("href", /source=submitted/);
   await noSeriousAxe(teacher.page, "the dashboard with the zip choice");
+  await teacher.page.getByTestId("zip-source").scrollIntoViewIfNeeded();
+  await shot(teacher.page, "zip-choice");
   const [download] = await Promise.all([teacher.page.waitForEvent("download"), teacher.page.getByTestId("zip-all").click()]);
   expect(download.suggestedFilename()).toBe("Boucles - copies rendues.zip");
   const entries = await unzip(await download.path());
@@ -231,6 +240,8 @@ test("the zip of handed-in snapshots holds the frozen copy; a comment stays on i
   await expect(comment).toContainText("cellule 4");
   const before = await comment.evaluate((el) => (el.closest(".carnet-cell-comments")?.previousElementSibling as HTMLElement | null)?.dataset.cellId ?? null);
   expect(before).toBe(anchored);
+  await comment.scrollIntoViewIfNeeded();
+  await shot(teacher.page, "comment-after-insert");
   await noSeriousAxe(teacher.page, "a copy in progress with a comment");
 
   // ---- Bob deletes that cell: the comment is listed at the end, « Cellule supprimée ».
@@ -239,6 +250,8 @@ test("the zip of handed-in snapshots holds the frozen copy; a comment stays on i
   await teacher.page.reload();
   await expect(teacher.page.getByTestId("orphan-comments")).toContainText("Cellule supprimée");
   await expect(teacher.page.getByTestId("orphan-comments")).toContainText("Attention à la division par zéro");
+  await teacher.page.getByTestId("orphan-comments").scrollIntoViewIfNeeded();
+  await shot(teacher.page, "comment-deleted-cell");
   await noSeriousAxe(teacher.page, "a copy with a comment on a deleted cell");
   await teacher.ctx.close();
 });
