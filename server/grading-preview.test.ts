@@ -255,6 +255,13 @@ describe.each(dbKinds)("aperçu élève, zip of handed-in snapshots and comments
     const readme = text("LISEZMOI.txt");
     expect(readme).toMatch(/Zoé : rendue le \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}, version figée/);
     expect(readme).toContain("Adam : non rendue, état actuel");
+    // A copy the deadline handed in with no readable notebook: said so, nothing of its live files taken.
+    const lost = (await openCopy(await createUser({ username: `sans${n}`, role: "STUDENT", name: `Sans Notebook ${n}` }), a.code)).copy;
+    write(lost.id, "Jamais figé");
+    await db().copy.update({ where: { id: lost.id }, data: { state: "SUBMITTED", submittedAt: new Date(), submittedBy: "deadline", submittedSnapshot: null } });
+    const z2 = await zip(tok.prof!, a.id, "?source=submitted");
+    expect(z2.entries.get("LISEZMOI.txt")!.toString()).toMatch(/Sans Notebook \d+ : rendue le .* sans notebook lisible/);
+    expect([...z2.entries.values()].some((b) => b.toString().includes("Jamais figé"))).toBe(false);
 
     // The copies not handed in left out, the teacher's choice; a selection by POST form keeps the choice.
     const omit = await zip(tok.prof!, a.id, "?source=submitted&unsubmitted=omit");

@@ -99,6 +99,11 @@ export async function copiesZip(user: User, activityId: string, q: Partial<ListC
     for (const c of items) {
       const label = c.student.class ? `${c.student.name} (${c.student.class})` : c.student.name;
       const point = frozen.get(c.id) ?? null;
+      if (source === "submitted" && !point && (c.state === "SUBMITTED" || c.state === "GRADED")) {
+        // Handed in with nothing readable to freeze (the deadline hands in whatever there is): nothing to put here.
+        readme.push(`- ${label} : rendue le ${excelParis(c.grading.submittedAt)} sans notebook lisible (rien n'a été figé), absente de ce zip.`);
+        continue;
+      }
       if (source === "submitted" && !point) {
         if (unsubmitted === "omit") {
           readme.push(`- ${label} : non rendue, absente de ce zip.`);
