@@ -130,6 +130,11 @@ define(["jquery", "base/js/namespace", "base/js/events"], function ($, Jupyter, 
     var old = document.getElementById("carnet-banner");
     if (old) old.parentNode.removeChild(old);
     var bar = el("div", { id: "carnet-banner", lang: "fr" });
+    // Jupyter's shortcuts listen on the document (Enter edits the selected cell…): keys pressed on the banner's
+    // links and button are theirs, not Jupyter's.
+    bar.addEventListener("keydown", function (e) {
+      e.stopPropagation();
+    });
     var teacher = info.role === "teacher";
 
     var home = el("a", { class: "carnet-home", href: teacher ? info.copyUrl : info.myCopiesUrl }, "Carnet");
