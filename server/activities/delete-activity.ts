@@ -7,11 +7,13 @@ import { logger } from "../logger";
 import { stopServersOf } from "../servers/hooks";
 import type { User } from "../generated/prisma/client";
 import { activityForManager } from "./access";
+import { studentCopiesOf } from "../copies/test-copy";
 
 /** How many copies a deletion would remove (for the confirmation dialog). */
 export async function deletionImpact(user: User, activityId: string) {
   const a = await activityForManager(user, activityId);
-  return { copies: await db().copy.count({ where: { activityId: a.id } }) };
+  // Students' copies (the teacher's own test copy, « Aperçu élève », is removed too, but is not worth a warning).
+  return { copies: await db().copy.count({ where: studentCopiesOf(a) }) };
 }
 
 /**
