@@ -28,7 +28,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { startStack, type Stack } from "../e2e/stack";
-import { createActivity, KernelSocket, loopFetch, NOTEBOOK_NAME, PASSWORD, serverApi, teardown, waitFor } from "../server/servers/live-test-helpers";
+import { createActivity, KernelSocket, loopFetch, NOTEBOOK_NAME, notebookBytes, PASSWORD, serverApi, teardown, waitFor } from "../server/servers/live-test-helpers";
 import { signInCookie } from "../server/testing/session";
 import { hubWhyNot, startHub, treeOf, type Hub } from "./support";
 
@@ -38,6 +38,9 @@ const { values: args } = parseArgs({
     servers: { type: "string", default: "5" },
     only: { type: "string", default: "carnet,hub" },
     settle: { type: "string", default: "60" },
+    // --variant 'label=<portal node flags>|<proxy node flags>': one more Carnet column with those flags
+    // (CARNET_PORTAL_NODE_FLAGS / CARNET_PROXY_NODE_FLAGS), e.g. --variant 'lean=--max-semi-space-size=4|'.
+    variant: { type: "string", multiple: true, default: [] },
   },
 });
 const N = Number(args.students);
@@ -52,7 +55,10 @@ const WIDTH = 10;
 interface Mem {
   rssKb: number;
   pssKb: number;
-  /** RSS of WebAssembly memories (anonymous mappings of 1 GiB or more of address space: V8 reserves 8 GiB each). */
+  /**
+   * RSS of WebAssembly memories: anonymous mappings of 64 MiB or more (V8's heap comes in 256 KiB pages; a
+   * WebAssembly memory is one mapping the size of the memory, PGlite's at least 128 MiB).
+   */
   wasmKb: number;
   /** RSS of file-backed mappings (node's and libraries' code, mapped files). */
   fileKb: number;
@@ -81,7 +87,7 @@ function memOf(pid: number): Mem {
     if (head) {
       size = (parseInt(head[2]!, 16) - parseInt(head[1]!, 16)) / 1024;
       const name = head[4]!.trim();
-      kind = name.startsWith("/") ? "file" : name === "" && size >= 1024 * 1024 ? "wasm" : "anon";
+      kind = name.startsWith("/") ? "file" : name === "" && size >= 64 * 1024 ? "wasm" : "anon";
       continue;
     }
     const v = /^(Rss|Pss):\s+(\d+) kB/.exec(line);
@@ -129,7 +135,8 @@ async function reportOf(stack: Stack, pid: number): Promise<Report | null> {
   const before = stack.logs().length;
   try {
     // Without the report loaded, SIGUSR2 would end the process.
-    if (!fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("memory-report.mjs")) return null;
+    // (Next.js rewrites its command line to "next-server": its environment says whether the report was loaded.)
+    if (!fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes("CARNET_MEMORY_REPORT=1")) return null;
     process.kill(pid, "SIGUSR2");
   } catch {
     return null;
@@ -214,13 +221,17 @@ async function page(stack: Stack, p: string, cookie: string): Promise<void> {
   if (res.status !== 200) throw new Error(`GET ${p}: ${res.status}`);
 }
 
-async function carnetColumn(): Promise<Column> {
-  const col: Column = { name: "Carnet (local backend)", snapshots: [], timings: {} };
+async function carnetColumn(label?: string, portalFlags?: string, proxyFlags?: string): Promise<Column> {
+  const col: Column = { name: `Carnet (local backend)${label ? `, ${label}` : ""}`, snapshots: [], timings: {} };
+  const flagEnv: Record<string, string> = {
+    ...(portalFlags !== undefined ? { CARNET_PORTAL_NODE_FLAGS: portalFlags } : {}),
+    ...(proxyFlags !== undefined ? { CARNET_PROXY_NODE_FLAGS: proxyFlags } : {}),
+  };
   let stack: Stack | undefined;
   let teacherPat: string | undefined;
   try {
     const t0 = performance.now();
-    stack = await startStack({ env: { CARNET_SPAWNER: "local", LOG_LEVEL: "warn", CARNET_MEMORY_REPORT: "1", CARNET_MAX_SERVERS: String(S + 5) } });
+    stack = await startStack({ env: { CARNET_SPAWNER: "local", LOG_LEVEL: "warn", CARNET_MEMORY_REPORT: "1", CARNET_MAX_SERVERS: String(S + 5), ...flagEnv } });
     col.timings.startS = (performance.now() - t0) / 1000;
     const st = stack;
     const run = () => JSON.parse(fs.readFileSync(path.join(st.dataDir, "run", "portal.json"), "utf8")) as { pid: number; nextPid: number; proxyPid: number };
@@ -369,7 +380,7 @@ async function hubColumn(): Promise<Column> {
     const snap = (phase: string, note?: string) => col.snapshots.push({ phase, parts: parts(), note });
     await sleep(10);
     snap("idle");
-    const nb = fs.readFileSync(path.join(import.meta.dirname, "../../shared/corpus/courses/premiere_nsi/T5_Traitement_de_donnees/Exercice CSV.ipynb"));
+    const nb = notebookBytes();
     const user = async (i: number, server: boolean) => {
       const username = `eleve${i}`;
       fs.mkdirSync(h.home(username), { recursive: true });
@@ -431,6 +442,11 @@ const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "—");
 async function main() {
   const cols: Column[] = [];
   if (only.has("carnet")) cols.push(await carnetColumn());
+  for (const v of args.variant ?? []) {
+    const [label, flags = ""] = v.split(/=(.*)/s);
+    const [portal = "", proxy = ""] = flags.split("|");
+    cols.push(await carnetColumn(label, portal, proxy));
+  }
   if (only.has("hub")) cols.push(await hubColumn());
   console.log(`\nThe platform's own memory (not the students' servers): ${N} students, ${S} of them with a running server`);
   console.log(`machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.release()}, load ${os.loadavg()[0]!.toFixed(1)}, ${new Date().toISOString().slice(0, 16)}Z\n`);

@@ -109,15 +109,19 @@ export async function launchPlan(root: string, environment: NodeJS.ProcessEnv = 
   const env: Record<string, string> = {};
   if (worker?.file) env.CARNET_RENDER_WORKER = worker.file;
   const report = environment.CARNET_MEMORY_REPORT === "1" ? ["--import", path.join(root, "server/cli/memory-report.mjs")] : [];
+  const flags = (name: string, defaults: readonly string[]) => {
+    const v = environment[name];
+    return v === undefined ? [...defaults] : v.split(/\s+/).filter(Boolean);
+  };
   return {
-    nextFlags: [...PORTAL_FLAGS, ...report],
-    proxyArgs: [...PROXY_FLAGS, ...report, ...proxy.args],
+    nextFlags: [...flags("CARNET_PORTAL_NODE_FLAGS", PORTAL_FLAGS), ...report],
+    proxyArgs: [...flags("CARNET_PROXY_NODE_FLAGS", PROXY_FLAGS), ...report, ...proxy.args],
     env,
     notes,
   };
 }
 
-/** Node's flags for Next.js (the portal). */
+/** Node's flags for Next.js (the portal); CARNET_PORTAL_NODE_FLAGS replaces them. */
 export const PORTAL_FLAGS: readonly string[] = [];
-/** Node's flags for the proxy. */
+/** Node's flags for the proxy; CARNET_PROXY_NODE_FLAGS replaces them. */
 export const PROXY_FLAGS: readonly string[] = [];
