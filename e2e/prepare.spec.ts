@@ -71,7 +71,7 @@ test("the teacher prepares the session; the student's link opens a live notebook
   await expect(panel.getByTestId("prepare-report")).toHaveText("1 carnet démarré à l'avance.");
   // The live status follows the start by itself, with no reload.
   await expect(panel.getByTestId("prepare-status")).toHaveText("1 carnet prêt.", { timeout: 90_000 });
-  await expect(panel.getByText(/1 carnet préparé attend son élève/)).toBeVisible();
+  await expect(panel.getByText(/1\s+carnet préparé attend son élève/)).toBeVisible();
   await noSeriousAxe(teacher.page, "the prepare panel after preparing");
 
   // ---- The student clicks the link: straight into the notebook, never the copy's start page or its queue.
