@@ -5,7 +5,9 @@
  * under `flock /tmp/carnet-heavy.lock`. Not a test: it prints a table. `--only` also takes `local-noqueue` and
  * `docker-noqueue`: every start at once (CARNET_START_CONCURRENCY above N), as before the start queue;
  * `local@3` (CARNET_START_CONCURRENCY=3) to try other sizes of the queue; and `local-pool`, `docker-pool`: a warm pool of
- * N slots (CARNET_POOL_SIZE=N, server/servers/pool.ts), filled before the burst (the wait is printed, not counted).
+ * N slots (CARNET_POOL_SIZE=N, server/servers/pool.ts), filled before the burst (the wait is printed, not counted);
+ * `local-prepared`, `docker-prepared`: every student already has a copy and the teacher prepared the session
+ * (POST /api/v1/activities/{id}/prepare, server/servers/prepare.ts) before the burst (the wait is printed, not counted).
  *
  * N students (already signed in, accounts made beforehand) open the same share link, their arrivals spread evenly over
  * one second, and each is timed from its own arrival to a usable notebook: the kernel answers `1+1` through the proxy.
@@ -205,9 +207,9 @@ async function carnetApiStudent(stack: Stack, code: string, pat: string, usernam
  * One Carnet column. `noQueue`: every start at once (CARNET_START_CONCURRENCY above the class size), as before the
  * start queue, to compare in the same run.
  */
-async function carnetColumn(browser: Browser, backend: "local" | "docker", noQueue = false, concurrency?: number, warmPool = false): Promise<Column> {
+async function carnetColumn(browser: Browser, backend: "local" | "docker", noQueue = false, concurrency?: number, warmPool = false, prepared = false): Promise<Column> {
   const col: Column = {
-    name: `Carnet ${backend}${noQueue ? ", no queue" : concurrency ? `, ${concurrency} at a time` : warmPool ? ", warm pool" : ""}`,
+    name: `Carnet ${backend}${noQueue ? ", no queue" : concurrency ? `, ${concurrency} at a time` : warmPool ? ", warm pool" : prepared ? ", prepared session" : ""}`,
     samples: [],
     serverMb: [],
   };
@@ -245,6 +247,7 @@ async function carnetColumn(browser: Browser, backend: "local" | "docker", noQue
     });
     for (const [i, a] of plan.entries()) if (a.kind === "browser") pages[i] = await signedInPage(browser, `${st.url}/connexion`, `eleve${i}`, true);
     if (warmPool) await poolFilled(st, N);
+    if (prepared) await sessionPrepared(st, teacherPat, activity, pats);
     const nbUrl = /\/nb\/[^/]+\/notebooks\/.+\.ipynb$/;
     const runFile = path.join(st.dataDir, "run", "portal.json");
     const run = () => JSON.parse(fs.readFileSync(runFile, "utf8")) as { pid: number; nextPid: number; proxyPid: number };
@@ -293,6 +296,30 @@ async function carnetColumn(browser: Browser, backend: "local" | "docker", noQue
     await teardown(stack, teacherPat).catch(() => undefined);
   }
   return col;
+}
+
+/**
+ * A prepared session (server/servers/prepare.ts): every student already has a copy (a second lesson on the activity),
+ * the teacher clicks « Préparer la séance » for N students, and the bench waits until every server runs; prints how long
+ * it took (not counted in the burst).
+ */
+async function sessionPrepared(stack: Stack, teacherPat: string, activity: { id: string; code: string }, pats: string[]): Promise<void> {
+  await inBatches(pats, 4, async (pat) => {
+    const res = await fetch(`${stack.url}/api/v1/open/${activity.code}`, { method: "POST", headers: { authorization: `Bearer ${pat}` } });
+    if (!res.ok) throw new Error(`open: ${res.status} ${await res.text()}`);
+  });
+  const url = `${stack.url}/api/v1/activities/${activity.id}/prepare`;
+  const auth = { authorization: `Bearer ${teacherPat}` };
+  const t0 = performance.now();
+  const res = await fetch(url, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ count: pats.length }) });
+  if (res.status !== 202) throw new Error(`prepare: ${res.status} ${await res.text()}`);
+  for (;;) {
+    const s = (await (await fetch(url, { headers: auth })).json()) as { running: number; starting: number };
+    if (s.running >= pats.length) break;
+    if (seconds(t0) > 600) throw new Error(`session not prepared in 600 s: ${JSON.stringify(s)}`);
+    await sleep(500);
+  }
+  console.log(`session of ${pats.length} prepared in ${seconds(t0).toFixed(0)} s (before the burst)`);
 }
 
 /**
@@ -486,6 +513,8 @@ async function main() {
         ? `Carnet ${c.split("-")[0]}, no queue`
         : c.endsWith("-pool")
           ? `Carnet ${c.split("-")[0]}, warm pool`
+          : c.endsWith("-prepared")
+            ? `Carnet ${c.split("-")[0]}, prepared session`
           : c.includes("@") ? `Carnet ${c.split("@")[0]}, ${c.split("@")[1]} at a time` : `Carnet ${c}`;
   try {
     for (let round = 1; round <= ROUNDS; round++) {
@@ -497,6 +526,7 @@ async function main() {
         if (c === "local" || c === "docker") cols.push(await carnetColumn(browser, c));
         else if (c === "local-noqueue" || c === "docker-noqueue") cols.push(await carnetColumn(browser, c === "local-noqueue" ? "local" : "docker", true));
         else if (c === "local-pool" || c === "docker-pool") cols.push(await carnetColumn(browser, c === "local-pool" ? "local" : "docker", false, undefined, true));
+        else if (c === "local-prepared" || c === "docker-prepared") cols.push(await carnetColumn(browser, c === "local-prepared" ? "local" : "docker", false, undefined, false, true));
         else if (/^(local|docker)@\d+$/.test(c)) cols.push(await carnetColumn(browser, c.startsWith("local") ? "local" : "docker", false, Number(c.split("@")[1])));
         else if (c === "hub") cols.push(await hubColumn(browser));
       }
