@@ -15,7 +15,7 @@ import { createActivity } from "../activities/create-activity";
 import { openCopy } from "../copies/open-copy";
 import { db } from "../db";
 import { newId } from "../ids";
-import { deadlinePreNotices, noticeStop, SAVE_BEFORE_MS, stopNoticeFor, WARN_BEFORE_MS } from "./stop-notice";
+import { deadlinePreNotices, minutes, noticeStop, SAVE_BEFORE_MS, stopNoticeFor, WARN_BEFORE_MS } from "./stop-notice";
 
 const NB = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [] });
 const SECRET = crypto.randomBytes(32).toString("base64url");
@@ -66,6 +66,7 @@ describe.each(dbKinds)("stop notices on %s", (kind) => {
     expect(stopNoticeFor("deadline")).toEqual({ kind: "deadline", save: false, message: "L'heure de rendu est passée : votre copie a été rendue." });
     expect(stopNoticeFor("oom")).toMatchObject({ save: false });
     expect(stopNoticeFor("stale start")).toBeNull();
+    expect([minutes(60), minutes(1), minutes(1.5), minutes(0.2)]).toEqual(["60 minutes", "1 minute", "1,5 minute", "12 secondes"]);
   });
 
   it("noticeStop sends the notice with the secret and waits 5 s at most; a proxy that does not answer does not stop the stop", async () => {
