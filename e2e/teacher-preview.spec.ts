@@ -114,7 +114,7 @@ test("« Aperçu élève »: the teacher lands in a live test copy, labelled, th
 
   const teacher = await signIn(browser, "mdurand");
   await teacher.page.goto(`${stack.url}/activites/${a.id}`);
-  await expect(teacher.page.getByText("Une copie de test, comme celle d'un élève.")).toBeVisible();
+  await expect(teacher.page.getByRole("button", { name: "Aperçu élève", exact: true })).toHaveAccessibleDescription("Une copie de test, comme celle d'un élève. Elle ne compte pas dans le tableau de bord.");
   await noSeriousAxe(teacher.page, "the activity page with « Aperçu élève »");
   await shot(teacher.page, "activity-page");
   await teacher.page.getByRole("button", { name: "Aperçu élève", exact: true }).click();
@@ -162,8 +162,9 @@ test("« Aperçu élève »: the teacher lands in a live test copy, labelled, th
   const v2 = await fetch(`${stack.url}/api/v1/activities/${a.id}/versions`, { method: "POST", headers: { authorization: `Bearer ${teacherPat}` }, body: form });
   expect(v2.status).toBe(201);
   await teacher.page.goto(`${stack.url}/activites/${a.id}`);
-  await expect(teacher.page.getByText("Votre copie de test date de la version 1 ; l'activité est en version 2.")).toBeVisible();
-  await teacher.page.getByRole("button", { name: "Réinitialiser l'aperçu" }).click();
+  const reset = teacher.page.getByRole("button", { name: "Réinitialiser l'aperçu (nouvelle version)" });
+  await expect(reset).toHaveAccessibleDescription("Votre copie de test date de la version 1 ; l'activité est en version 2.");
+  await reset.click();
   await noSeriousAxe(teacher.page, "the reset confirmation");
   await teacher.page.getByRole("group", { name: "Confirmer la réinitialisation de l'aperçu" }).getByRole("button", { name: "Réinitialiser", exact: true }).click();
   await expect(teacher.page).toHaveURL(/\/nb\/[^/]+\/notebooks\/.+\.ipynb$/, { timeout: 90_000 });

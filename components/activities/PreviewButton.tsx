@@ -43,17 +43,30 @@ export function PreviewButton({ activityId, copyId, versionNumber, currentVersio
     setError(res.message);
   }
 
+  // In the page header the buttons stand alone (a line of text under them would stretch the header's other buttons):
+  // what « Aperçu élève » is, and why a reset is due, are the buttons' descriptions (read aloud, and as a tooltip).
+  const help = "Une copie de test, comme celle d'un élève. Elle ne compte pas dans le tableau de bord.";
+  const why = outdated && versionNumber !== null && currentVersion !== null ? `Votre copie de test date de la version ${versionNumber} ; l'activité est en version ${currentVersion}.` : null;
+  const helpId = `preview-help-${activityId}-${place}`;
+  const whyId = `preview-why-${activityId}-${place}`;
   return (
     <span className="inline-flex flex-col gap-1" data-testid="preview">
       <span className="inline-flex flex-wrap items-center gap-2">
         {place === "activity" ? (
-          <Button variant="secondary" onClick={() => void open(false)} disabled={sending !== null} aria-describedby={`preview-help-${activityId}`}>
+          <Button variant="secondary" onClick={() => void open(false)} disabled={sending !== null} aria-describedby={helpId} title={help}>
             {sending === "open" ? "Ouverture…" : "Aperçu élève"}
           </Button>
         ) : null}
         {copyId && !confirming ? (
-          <Button variant={outdated ? "primary" : "ghost"} size={place === "activity" ? "md" : "sm"} onClick={() => setConfirming(true)} disabled={sending !== null}>
-            Réinitialiser l&apos;aperçu
+          <Button
+            variant={outdated ? "primary" : "ghost"}
+            size={place === "activity" ? "md" : "sm"}
+            onClick={() => setConfirming(true)}
+            disabled={sending !== null}
+            aria-describedby={why ? whyId : undefined}
+            title={why ?? undefined}
+          >
+            {why ? "Réinitialiser l'aperçu (nouvelle version)" : "Réinitialiser l'aperçu"}
           </Button>
         ) : null}
         {copyId && confirming ? (
@@ -68,16 +81,19 @@ export function PreviewButton({ activityId, copyId, versionNumber, currentVersio
           </span>
         ) : null}
       </span>
-      <span id={`preview-help-${activityId}`} className="max-w-xs text-sm text-slate-600">
-        {outdated && versionNumber !== null && currentVersion !== null
-          ? `Votre copie de test date de la version ${versionNumber} ; l'activité est en version ${currentVersion}.`
-          : place === "activity"
-            ? "Une copie de test, comme celle d'un élève. Elle ne compte pas dans le tableau de bord."
-            : null}
+      <span id={helpId} className="sr-only">
+        {help}
       </span>
-      <span role="status" aria-live="polite" className="text-sm text-red-800">
-        {error ?? ""}
-      </span>
+      {why ? (
+        <span id={whyId} className={place === "copy" ? "max-w-xs text-sm text-slate-700" : "sr-only"} data-testid="preview-outdated">
+          {why}
+        </span>
+      ) : null}
+      {error ? (
+        <span role="alert" className="max-w-xs text-sm text-red-800">
+          {error}
+        </span>
+      ) : null}
     </span>
   );
 }
