@@ -233,3 +233,36 @@ describe("prepared sessions", () => {
     expect((await status(a.id)).prepared).toBe(1);
   }, 200_000);
 });
+
+describe("prepared sessions within the site's limit", () => {
+  let stack: Stack;
+  const pats: Record<string, string> = {};
+  beforeAll(async () => {
+    stack = await startStack({ env: { CARNET_MAX_SERVERS: "1" } });
+    for (const [u, role] of [["prof", "teacher"], ["alice", "student"], ["bruno", "student"]] as const) {
+      await stack.addUser(u, role, PASSWORD);
+      pats[u] = await stack.token(u);
+    }
+  }, 120_000);
+  afterAll(async () => teardown(stack, pats.prof));
+
+  it("starts what CARNET_MAX_SERVERS allows, reports the rest server_full, and asks the pool for nothing beyond it", async () => {
+    const a = await createActivity(stack, pats.prof!, "Séance à l'étroit");
+    const alice = await openCopy(stack, pats.alice!, a.code);
+    const bruno = await openCopy(stack, pats.bruno!, a.code);
+    const res = await fetch(`${stack.url}/api/v1/activities/${a.id}/prepare`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${pats.prof}`, "content-type": "application/json" },
+      body: JSON.stringify({ count: 10 }),
+    });
+    expect(res.status).toBe(202);
+    const r = (await res.json()) as Report;
+    expect(r.started).toBe(1);
+    expect(r.skipped).toHaveLength(1);
+    expect(r.skipped[0]).toMatchObject({ code: "server_full" });
+    expect(r.skipped[0]!.reason).toMatch(/nombre maximal de carnets/);
+    expect(r.warmSlotsRequested).toBe(0); // no room left on the site for slots
+    const states = await Promise.all([serverStatus(stack, pats.alice!, alice), serverStatus(stack, pats.bruno!, bruno)]);
+    expect(states.filter((s) => s.status !== "stopped")).toHaveLength(1);
+  }, 120_000);
+});
