@@ -36,6 +36,7 @@ const ECHO = "echo1";
 const PREFIX = `/nb/${COPY}/`;
 const ECHO_PREFIX = `/nb/${ECHO}/`;
 const TEACHER_PAT = `carnet_pat_${crypto.randomBytes(16).toString("hex")}`;
+const STUDENT_PAT = `carnet_pat_${crypto.randomBytes(16).toString("hex")}`;
 
 let jupyter: JupyterHandle;
 let portal: StandInPortal;
@@ -125,7 +126,7 @@ beforeAll(async () => {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "carnet-proxy-data-"));
   const [publicPort, internalPort] = [await freePort(), await freePort()];
   base = `http://127.0.0.1:${publicPort}`;
-  portal = new StandInPortal(internalPort, PROXY_SECRET, { [TEACHER_PAT]: "teacher" });
+  portal = new StandInPortal(internalPort, PROXY_SECRET, { [TEACHER_PAT]: "teacher", [STUDENT_PAT]: "userA" });
   for (const u of ["userA", "userB", "teacher"]) portal.versions.set(u, 1);
   await portal.start();
   [jupyter, recorder] = await Promise.all([
@@ -425,13 +426,16 @@ describe("notebook access", () => {
   it("a teacher's PAT works on the copy's host without Origin; upstream sees only its own token, no Carnet cookie", async () => {
     const contents = await browser(`${PREFIX}api/contents`, { headers: { authorization: `Bearer ${TEACHER_PAT}` } });
     expect(contents.res.status).toBe(200);
-    const save = await browser(`${PREFIX}api/contents/from-teacher.txt`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${TEACHER_PAT}`, "content-type": "application/json" },
-      body: JSON.stringify({ type: "file", format: "text", content: "bonjour" }),
-    });
-    expect(save.res.status).toBe(201);
-    expect(await fs.readFile(path.join(jupyter.rootDir, "from-teacher.txt"), "utf8")).toBe("bonjour");
+    const put = (pat: string) =>
+      browser(`${PREFIX}api/contents/from-a-script.txt`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${pat}`, "content-type": "application/json" },
+        body: JSON.stringify({ type: "file", format: "text", content: "bonjour" }),
+      });
+    // The teacher's look is read-only (proxy/carnet-events.ts); the student's own PAT writes, without Origin too.
+    expect((await put(TEACHER_PAT)).res.status).toBe(403);
+    expect((await put(STUDENT_PAT)).res.status).toBe(201);
+    expect(await fs.readFile(path.join(jupyter.rootDir, "from-a-script.txt"), "utf8")).toBe("bonjour");
     expect((await browser(`${PREFIX}api/contents`, { headers: { authorization: "Bearer carnet_pat_unknown" } })).res.status).toBe(401);
 
     recorder.requests.length = 0;
@@ -457,8 +461,9 @@ describe("notebook access", () => {
     // Jupyter's CSP kept, ours added.
     expect(echo.res.headers.get("content-security-policy")).toBe("frame-ancestors 'self', frame-ancestors 'none'");
 
+    // (A WebSocket is the student's: the teacher's look gets none.)
     const r = await openWs(`${ws(nbEcho)}${ECHO_PREFIX}socket?token=abc`, {
-      headers: { cookie: `${echoCookie}; theme=dark`, authorization: `Bearer ${TEACHER_PAT}` },
+      headers: { cookie: `${echoCookie}; theme=dark`, authorization: `Bearer ${STUDENT_PAT}` },
     });
     expect(r.ws).toBeDefined();
     r.ws!.close();
@@ -495,7 +500,8 @@ describe("notebook access", () => {
 describe("sessions that end", () => {
   it("a version bump closes the open kernel WebSocket within seconds and the next page asks the portal again", async () => {
     portal.versions.set("userC", 7);
-    await client.addRoute(PREFIX, { ...routeInput(), users: ["userA", "teacher", "userC"] });
+    // userC is this copy's student here (the first user: the one who may run code).
+    await client.addRoute(PREFIX, { ...routeInput(), users: ["userC", "userA", "teacher"] });
     const cookie = await signIn("userC");
     const kernelId = await newKernel(cookie);
     const s = await kernelSocket(kernelId, cookie);
@@ -518,7 +524,7 @@ describe("sessions that end", () => {
   it("a revoked personal access token closes its WebSocket too", async () => {
     const pat = `carnet_pat_${crypto.randomBytes(8).toString("hex")}`;
     const pats = (portal as unknown as { pats: Record<string, string> }).pats;
-    pats[pat] = "teacher";
+    pats[pat] = "userA";
     const kernelId = await newKernel(cookieA);
     const r = await openWs(`${ws(nbA)}${PREFIX}api/kernels/${kernelId}/channels`, { headers: { authorization: `Bearer ${pat}` } });
     expect(r.ws).toBeDefined();
