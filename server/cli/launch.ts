@@ -96,7 +96,7 @@ export interface LaunchPlan {
  * worker's, given to Next as CARNET_RENDER_WORKER unless set), Node's heap sized for each (see docs/operations.md,
  * "Weight", for what each flag saved), and with CARNET_MEMORY_REPORT=1 the SIGUSR2 memory report preloaded.
  */
-export async function launchPlan(root: string, environment: NodeJS.ProcessEnv = process.env): Promise<LaunchPlan> {
+export async function launchPlan(root: string, environment: Record<string, string | undefined> = process.env): Promise<LaunchPlan> {
   const ownWorker = !environment.CARNET_RENDER_WORKER;
   const [proxy, worker] = await prebuild(root, [
     { entry: "proxy/main.ts", name: "proxy" },
