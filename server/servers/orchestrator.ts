@@ -21,7 +21,7 @@ import { assertMayStartServer } from "../grading/server-access";
 import { serverUsage } from "./usage";
 import { serverIdOf } from "./server-id";
 import { queueMessage, startQueue } from "./start-queue";
-import { poolMissNotice, removeOrphanSlots, startPool } from "./pool";
+import { poolMissNotice, removeOrphanSlots, startPool, stopPool } from "./pool";
 import { diskUsage, MiB } from "./disk-usage";
 import { noticeStop } from "./stop-notice";
 import { blockedFolder, blockedMessage } from "../data-dir";
@@ -597,6 +597,8 @@ registerServerStopper((copyId, reason) => stopServer(copyId, reason ?? "closed")
  * For maintenance (`./carnet servers stop-all`) and for tests; students' files are untouched. Returns how many.
  */
 export async function stopAllServers(): Promise<number> {
+  // The warm pool first: it would otherwise start new slots while the others are being stopped (until the portal restarts).
+  await stopPool();
   let n = 0;
   for (const r of await db().jupyterServer.findMany({ select: { copyId: true } })) {
     await stopServer(r.copyId, "stop-all").catch((err) => log.warn({ err, copyId: r.copyId }, "stop failed"));

@@ -106,6 +106,9 @@ const DKEY = Symbol.for("carnet.pool.demands");
 type Demand = { count: number; until: number };
 type G = typeof globalThis & { [KEY]?: PoolState; [DKEY]?: Map<string, Demand> };
 const demands = ((globalThis as G)[DKEY] ??= new Map<string, Demand>());
+/** Slot starts under way (stopPool waits for them). */
+const IKEY = Symbol.for("carnet.pool.inflight");
+const inflight = ((globalThis as typeof globalThis & { [IKEY]?: Set<Promise<void>> })[IKEY] ??= new Set<Promise<void>>());
 const pool: PoolState = ((globalThis as G)[KEY] ??= {
   slots: new Map(),
   claimed: 0,
@@ -276,6 +279,11 @@ async function startSlot(): Promise<void> {
     const spawner = await slotSpawner(id, uid, token);
     slot = { id, uid, token, backend: backendName(), spawner, phase: "starting", startedAt: Date.now() };
     pool.slots.set(id, slot);
+    if (!pool.timer) {
+      // The pool was stopped (stop-all) while this slot reserved its id: it never starts.
+      await destroy(slot, "pool stopped");
+      throw new Error("pool stopped");
+    }
   } finally {
     pool.pending--;
   }
@@ -468,7 +476,10 @@ async function fill(): Promise<void> {
     for (let i = 0; i < Math.min(room, missing); i++) {
       starting++;
       pool.pending++;
-      void startSlot()
+      const run = startSlot();
+      inflight.add(run);
+      void run
+        .finally(() => inflight.delete(run))
         .then(() => kick())
         .catch((err) => {
           pool.failures++;
@@ -492,11 +503,16 @@ export function startPool(intervalMs = 2_000): void {
   kick();
 }
 
-/** Stops every slot (portal shutdown, tests); claimed slots are copies' servers and are left alone. */
+/**
+ * Stops the pool and every slot (`./carnet servers stop-all`, through stopAllServers): no new slot starts until the
+ * portal restarts. Claimed slots are copies' servers and are left alone.
+ */
 export async function stopPool(): Promise<void> {
   if (pool.timer) clearInterval(pool.timer);
   pool.timer = undefined;
   for (const s of [...pool.slots.values()]) await destroy(s, "pool stopped");
+  // Starts under way end by destroying their slot (they see it withdrawn): wait for them, so nothing is left running.
+  await Promise.allSettled([...inflight]);
 }
 
 /**
