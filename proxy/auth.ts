@@ -88,7 +88,11 @@ export interface PortalAuthOptions {
   /** Where the portal (Next.js) listens, for /api/internal/whoami and /api/internal/nb-code. */
   portalUrl: string;
   log: Logger;
-  /** Timeout of one call to the portal. */
+  /**
+   * Timeout of one call to the portal (default 10 s). A portal that is down refuses at once; one that is slow is busy
+   * (a class of 35 arriving in the same minute on two cores): waiting then beats a 503 for a student with no answer
+   * cached yet (seen in bench/class-burst.ts with 3 s: 14 of 35 students refused).
+   */
   timeoutMs?: number;
   /** Cache bounds (entries). */
   maxCacheEntries?: number;
@@ -199,7 +203,7 @@ export class PortalAuth {
         method: "POST",
         headers: { "content-type": "application/json", "x-carnet-proxy-secret": this.opts.proxySecret },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 3_000),
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
       });
     } catch (err) {
       this.opts.log.warn({ err: { message: (err as Error).message }, path: pathname }, "portal unreachable");

@@ -65,8 +65,19 @@ export async function prebuild(root: string, entries: { entry: string; name: str
           fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
           const tmp = `${file}.${process.pid}.tmp`;
           fs.writeFileSync(tmp, code, { mode: 0o644 });
+          // Whatever the umask (Carnet's processes run with 066): a portal run by another user (a site without root,
+          // the tests' non-root portal) must read the bundle a root run made in the same checkout.
+          fs.chmodSync(tmp, 0o644);
           fs.renameSync(tmp, file);
         }
+        for (const p of [dir, file]) {
+          try {
+            fs.chmodSync(p, p === dir ? 0o755 : 0o644);
+          } catch {
+            // not ours: readable or not, checked next
+          }
+        }
+        fs.accessSync(file, fs.constants.R_OK); // unreadable (made by another user, 0600): tsx below
         out.push({ args: [file], file });
       } catch (e) {
         out.push({ args: fallback, error: e instanceof Error ? e.message.split("\n")[0] : String(e) });

@@ -30,7 +30,14 @@ async function emptyLocked(dir: FileHandle): Promise<void> {
       await unlink(p).catch((err: unknown) => (code(err) === "ENOENT" ? undefined : Promise.reject(err)));
       continue;
     }
-    const sub = await open(p, DIR_FLAGS);
+    // A change the student's process had in flight when the folder was locked may still land (seen under load):
+    // the entry gone (ENOENT) is fine, and a folder that became a link (ELOOP, ENOTDIR) is unlinked, never followed.
+    const sub = await open(p, DIR_FLAGS).catch(async (err: unknown) => {
+      if (code(err) === "ELOOP" || code(err) === "ENOTDIR") await unlink(p).catch((e: unknown) => (code(e) === "ENOENT" ? undefined : Promise.reject(e)));
+      else if (code(err) !== "ENOENT") throw err;
+      return null;
+    });
+    if (!sub) continue;
     try {
       const s = await sub.stat();
       if (s.dev !== st.dev || s.ino !== st.ino) throw new Error(`remove-tree: ${name} changed while it was opened`);
@@ -38,7 +45,7 @@ async function emptyLocked(dir: FileHandle): Promise<void> {
     } finally {
       await sub.close();
     }
-    await rmdir(p);
+    await rmdir(p).catch((err: unknown) => (code(err) === "ENOENT" ? undefined : Promise.reject(err)));
   }
 }
 

@@ -190,7 +190,9 @@ export class RenderPool {
       assets: r.assets,
       downloadUrl: r.downloadUrl,
       limits: this.opts.renderLimits,
-      softBudgetMs: Math.round(this.limits.budgetMs * 0.75),
+      // Half the budget: one cell may take a second or more on a loaded machine (a class's pages at once), and a cell
+      // started just before the soft cut must still end before the hard budget, or the student gets no preview at all.
+      softBudgetMs: Math.round(this.limits.budgetMs * 0.5),
     }).finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;

@@ -145,9 +145,13 @@ function validatorFor(minor: number): ValidateFunction {
 
 const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** nbformat's generate_corpus_id: 8 hex characters from a random UUID. */
-function newCellId(): string {
-  return crypto.randomUUID().replace(/-/g, "").slice(0, 8);
+/**
+ * 8 hex characters, like nbformat's generate_corpus_id, but derived from the cell's place and content instead of a
+ * random UUID: parsing the same bytes twice gives the same ids, so the copy page's cells (and the comments anchored
+ * to them by id) are the same at every render.
+ */
+function newCellId(seed: string): string {
+  return crypto.createHash("sha256").update(seed).digest("hex").slice(0, 8);
 }
 
 function invalid(fileName: string, message: string, details?: SchemaErrorDetail[]): AppError {
@@ -251,9 +255,9 @@ function upgradeOutput(output: JsonObject): JsonObject {
   return output;
 }
 
-function upgradeCell(cell: JsonObject): JsonObject {
+function upgradeCell(cell: JsonObject, index: number): JsonObject {
   if (!isObject(cell.metadata)) cell.metadata = {};
-  cell.id = newCellId();
+  cell.id = newCellId(`upgrade\u0000${index}\u0000${JSON.stringify(cell.input ?? cell.source ?? "")}`);
   if (cell.cell_type === "code") {
     delete cell.language;
     if ("collapsed" in cell) {
@@ -323,7 +327,7 @@ function upgradeOld(nb: JsonObject, version: 2 | 3, fileName: string): JsonObjec
   delete metadata.name;
   delete metadata.signature;
   const cells: JsonObject[] = [];
-  for (const ws of worksheets) for (const cell of ws.cells as JsonObject[]) cells.push(upgradeCell(cell));
+  for (const ws of worksheets) for (const cell of ws.cells as JsonObject[]) cells.push(upgradeCell(cell, cells.length));
   // orig_nbformat in metadata is transient: nbformat strips it on write, so we do not keep it.
   return { cells, metadata, nbformat: 4, nbformat_minor: CURRENT_MINOR };
 }
@@ -505,22 +509,22 @@ export function parseNotebook(bytes: Buffer, fileName: string): ParsedNotebook {
     let missing = 0;
     const seen = new Set<string>();
     const duplicates = new Set<string>();
-    for (const cell of nb.cells) {
+    nb.cells.forEach((cell, i) => {
       if (isObject(cell) && !("id" in cell)) {
-        cell.id = newCellId();
+        cell.id = newCellId(`missing\u0000${i}\u0000${JSON.stringify(cell.source ?? "")}`);
         missing++;
       }
-    }
-    for (const cell of nb.cells) {
-      if (!isObject(cell) || typeof cell.id !== "string") continue;
+    });
+    nb.cells.forEach((cell, i) => {
+      if (!isObject(cell) || typeof cell.id !== "string") return;
       let id: string = cell.id;
       if (seen.has(id)) {
         duplicates.add(id);
-        while (seen.has(id)) id = newCellId();
+        for (let n = 0; seen.has(id); n++) id = newCellId(`duplicate\u0000${i}\u0000${cell.id}\u0000${n}`);
         cell.id = id;
       }
       seen.add(id);
-    }
+    });
     if (missing > 0) warnings.push(`${missing} cellule(s) n'avaient pas d'identifiant : un identifiant leur a été donné.`);
     if (duplicates.size > 0) {
       warnings.push(

@@ -73,15 +73,19 @@ describe("live servers: who gets in", () => {
     expect(oldPut.status).toBe(421);
   });
 
-  it("another student gets 404 on the kernel WebSocket; the student and the teacher run code", async () => {
+  it("another student gets 404 on the kernel WebSocket; the student runs code, the teacher only after « Modifier quand même »", async () => {
     const url = kernelWsUrl(stack, copyId, kernelId);
     const origin = notebookOrigin(stack, copyId);
     expect(await tryUpgrade(url, { authorization: `Bearer ${pats.bob}` })).toBe(404);
     const bobCookie = await sessionCookie(stack, "bob");
     expect(await tryUpgrade(url, { cookie: bobCookie, origin })).toBe(401);
 
-    for (const who of ["alice", "prof"] as const) {
-      const cookie = await notebookCookie(stack, who, copyId);
+    // The teacher's live view is read-only by default: running code in the student's kernel is writing.
+    const readOnly = await notebookCookie(stack, "prof", copyId);
+    expect(await tryUpgrade(url, { cookie: readOnly, origin })).toBe(403);
+
+    for (const [who, edit] of [["alice", false], ["prof", true]] as const) {
+      const cookie = await notebookCookie(stack, who, copyId, undefined, { edit });
       const k = await KernelSocket.open(url, { cookie, origin });
       const r = await k.execute("print(6 * 7)");
       k.close();

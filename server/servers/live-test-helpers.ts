@@ -137,9 +137,10 @@ export function nbUrl(stack: Stack, copyId: string, rel = ""): string {
  * (state cookie, redirect to the portal), the portal's /nb-auth with the user's portal session (one-time code), the
  * host's callback. Returns "carnet-nb=<value>"; send it with `origin: notebookOrigin(stack, copyId)`.
  */
-export async function notebookCookie(stack: Stack, username: string, copyId: string, password = PASSWORD): Promise<string> {
+export async function notebookCookie(stack: Stack, username: string, copyId: string, password = PASSWORD, options: { edit?: boolean } = {}): Promise<string> {
   const first = await loopFetch(nbUrl(stack, copyId, "tree"), { headers: { accept: "text/html" } });
-  const toPortal = first.headers.get("location") ?? "";
+  // « Modifier quand même »: the teacher's hand-over asks the portal for a writable session (docs/proxy.md).
+  const toPortal = `${first.headers.get("location") ?? ""}${options.edit ? "&edit=1" : ""}`;
   const state = first.headers.getSetCookie()[0]?.split(";")[0] ?? "";
   if (first.status !== 302 || !toPortal.startsWith(`${stack.url}/nb-auth/`)) throw new Error(`hand-over did not start: ${first.status} ${toPortal}`);
   const portal = await fetch(toPortal, { headers: { cookie: await sessionCookie(stack, username, password) }, redirect: "manual" });
