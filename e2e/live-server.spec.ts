@@ -89,7 +89,7 @@ for (const backend of ["local", "docker"] as const) {
       // ---- Save (Ctrl+S) and wait until it is saved: the page says so and the file on disk has the output.
       await page.keyboard.press("Control+s");
       await page.waitForFunction(() => (window as unknown as JupyterWindow).Jupyter?.notebook?.dirty === false);
-      await expect(page.locator("#notification_notebook")).toContainText(/Checkpoint|enregistr|Point de contr/i);
+      await expect(page.locator("#notification_notebook")).toContainText(/Checkpoint|enregistr|Point de contr|Sauvegarde créée/i);
       const file = path.join(stack.dataDir, "copies", copyId, "Exercice CSV.ipynb");
       await expect.poll(() => fs.readFileSync(file, "utf8"), { timeout: 15_000 }).toContain(EXPECTED);
 
