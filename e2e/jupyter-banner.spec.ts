@@ -13,6 +13,7 @@ import path from "node:path";
 import { test, expect, type Browser, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { dockerEnvOrSkip, startStack, type Stack } from "./stack";
+import { signIn as signInAs } from "./helpers";
 import {
   createActivity,
   loopFetch,
@@ -38,18 +39,12 @@ async function notebookReady(page: Page) {
 }
 
 /** A browser whose language is English (Jupyter must be French anyway), signed in to the portal. */
-async function signIn(browser: Browser, stack: Stack, username: string, opts: { phone?: boolean } = {}) {
-  const ctx = await browser.newContext({
+/** Signed in with an English browser: Jupyter must be French whatever the browser asks for. */
+function signIn(browser: Browser, stack: Stack, username: string, opts: { phone?: boolean } = {}) {
+  return signInAs(browser, stack, username, {
     locale: "en-US",
-    ...(opts.phone ? { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : { viewport: { width: 1280, height: 900 } }),
+    ...(opts.phone ? { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}),
   });
-  const page = await ctx.newPage();
-  await page.goto(`${stack.url}/connexion`);
-  await page.getByLabel("Identifiant").fill(username);
-  await page.getByLabel("Mot de passe").fill(PASSWORD);
-  await page.getByRole("button", { name: "Se connecter", exact: true }).click();
-  await expect(page).not.toHaveURL(/\/connexion/);
-  return { ctx, page };
 }
 
 /** Serious or critical axe violations, as "id: targets" lines. */

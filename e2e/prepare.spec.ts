@@ -5,32 +5,15 @@
  * share link and lands in a live notebook (kernel connected) without ever seeing the copy's start page or the queue.
  * axe-core on the activity page with the panel, before and after (no serious or critical violation).
  */
-import { test, expect, type Browser, type Page } from "@playwright/test";
-import AxeBuilder from "@axe-core/playwright";
+import { test, expect } from "@playwright/test";
 import { startStack, type Stack } from "./stack";
+import { noSeriousAxe, signIn } from "./helpers";
 import { createActivity, openCopy, PASSWORD, teardown } from "../server/servers/live-test-helpers";
 
 type JupyterWindow = { Jupyter?: { notebook?: { kernel?: { is_connected(): boolean } | null } } };
 
 let stack: Stack;
 let teacherPat = "";
-
-async function signIn(browser: Browser, username: string, viewport = { width: 1280, height: 900 }) {
-  const ctx = await browser.newContext({ viewport });
-  const page = await ctx.newPage();
-  await page.goto(`${stack.url}/connexion`);
-  await page.getByLabel("Identifiant").fill(username);
-  await page.getByLabel("Mot de passe").fill(PASSWORD);
-  await page.getByRole("button", { name: "Se connecter", exact: true }).click();
-  await expect(page).not.toHaveURL(/\/connexion/);
-  return { ctx, page };
-}
-
-async function noSeriousAxe(page: Page, what: string) {
-  const r = await new AxeBuilder({ page }).analyze();
-  const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  expect(bad.map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`), `axe on ${what}`).toEqual([]);
-}
 
 test.beforeAll(async () => {
   test.setTimeout(300_000);
@@ -55,7 +38,7 @@ test("the teacher prepares the session; the student's link opens a live notebook
   await openCopy(stack, alicePat, a.code);
 
   // ---- The teacher's panel: Carnet knows the class of the student with a copy (2nde 3: Alice and Bob).
-  const teacher = await signIn(browser, "mdurand");
+  const teacher = await signIn(browser, stack, "mdurand");
   await teacher.page.goto(`${stack.url}/activites/${a.id}`);
   const panel = teacher.page.getByTestId("prepare-panel");
   await expect(panel.getByRole("heading", { name: "Préparer la séance" })).toBeVisible();
@@ -75,7 +58,7 @@ test("the teacher prepares the session; the student's link opens a live notebook
   await noSeriousAxe(teacher.page, "the prepare panel after preparing");
 
   // ---- The student clicks the link: straight into the notebook, never the copy's start page or its queue.
-  const student = await signIn(browser, "alice");
+  const student = await signIn(browser, stack, "alice");
   const seen: string[] = [];
   student.page.on("framenavigated", (f) => {
     if (f === student.page.mainFrame()) seen.push(f.url());
@@ -87,7 +70,7 @@ test("the teacher prepares the session; the student's link opens a live notebook
   expect(seen.filter((u) => u.startsWith(`${stack.url}/copies/`)), `pages seen: ${seen.join(" → ")}`).toEqual([]);
 
   // ---- On a phone the panel fits and its button is reachable.
-  const phone = await signIn(browser, "mdurand", { width: 390, height: 844 });
+  const phone = await signIn(browser, stack, "mdurand", { viewport: { width: 390, height: 844 } });
   await phone.page.goto(`${stack.url}/activites/${a.id}`);
   const phonePanel = phone.page.getByTestId("prepare-panel");
   await expect(phonePanel.getByRole("button", { name: "Préparer la séance" })).toBeVisible();

@@ -15,6 +15,7 @@
 import fs from "node:fs";
 import { test, expect, type Browser, type Page } from "@playwright/test";
 import { dockerEnvOrSkip, startStack, type Stack } from "./stack";
+import { signIn } from "./helpers";
 import { copyNotebookFile, createActivity, PASSWORD, teardown, type Activity } from "../server/servers/live-test-helpers";
 
 type JupyterWindow = {
@@ -30,17 +31,6 @@ type JupyterWindow = {
     };
   };
 };
-
-async function signIn(browser: Browser, stack: Stack, username: string) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await ctx.newPage();
-  await page.goto(`${stack.url}/connexion`);
-  await page.getByLabel("Identifiant").fill(username);
-  await page.getByLabel("Mot de passe").fill(PASSWORD);
-  await page.getByRole("button", { name: "Se connecter", exact: true }).click();
-  await expect(page).not.toHaveURL(/\/connexion/);
-  return { ctx, page };
-}
 
 /** The student opens the share link and lands in her notebook, kernel connected. Returns the copy id. */
 async function openNotebook(page: Page, activity: Activity): Promise<string> {

@@ -12,11 +12,11 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { test, expect, type Browser, type Page } from "@playwright/test";
-import AxeBuilder from "@axe-core/playwright";
+import { test, expect, type Page } from "@playwright/test";
 import yauzl from "yauzl";
 import { startStack, type Stack } from "./stack";
-import { csvBytes, notebookBytes, openCopy, PASSWORD, teardown, CSV_NAME, NOTEBOOK_NAME } from "../server/servers/live-test-helpers";
+import { noSeriousAxe, signIn } from "./helpers";
+import { createActivity, notebookBytes, openCopy, PASSWORD, teardown, NOTEBOOK_NAME } from "../server/servers/live-test-helpers";
 
 /** Screenshots to look at (test-results/, kept after the run). */
 async function shot(page: Page, name: string) {
@@ -26,34 +26,6 @@ async function shot(page: Page, name: string) {
 const CONSIGNE = "Complétez la fonction moyenne, exécutez toutes les cellules, puis rendez votre copie.";
 let stack: Stack;
 let teacherPat = "";
-
-async function signIn(browser: Browser, username: string) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-  const page = await ctx.newPage();
-  await page.goto(`${stack.url}/connexion`);
-  await page.getByLabel("Identifiant").fill(username);
-  await page.getByLabel("Mot de passe").fill(PASSWORD);
-  await page.getByRole("button", { name: "Se connecter", exact: true }).click();
-  await expect(page).not.toHaveURL(/\/connexion/);
-  return { ctx, page };
-}
-
-async function createActivity(title: string, description = "") {
-  const form = new FormData();
-  form.set("title", title);
-  form.set("description", description);
-  form.set("notebook", new Blob([new Uint8Array(notebookBytes())]), NOTEBOOK_NAME);
-  form.append("annexes", new Blob([new Uint8Array(csvBytes())]), CSV_NAME);
-  const res = await fetch(`${stack.url}/api/v1/activities`, { method: "POST", headers: { authorization: `Bearer ${teacherPat}` }, body: form });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; code: string; shareUrl: string };
-}
-
-async function noSeriousAxe(page: Page, what: string) {
-  const r = await new AxeBuilder({ page }).exclude(".carnet-notebook").analyze();
-  const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  expect(bad.map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`), `axe on ${what}`).toEqual([]);
-}
 
 type Nb = { cells: { id?: string; cell_type: string; source: string | string[]; metadata: object; outputs?: unknown[]; execution_count?: number | null }[] };
 const copyFile = (copyId: string) => path.join(stack.dataDir, "copies", copyId, NOTEBOOK_NAME);
@@ -106,16 +78,16 @@ test.afterAll(async () => {
 });
 
 test("« Aperçu élève »: the teacher lands in a live test copy, labelled, that the dashboard does not count; reset after a new version", async ({ browser }) => {
-  const a = await createActivity("Moyennes (aperçu)", CONSIGNE);
+  const a = await createActivity(stack, teacherPat, "Moyennes (aperçu)", CONSIGNE);
   const closes = new Date(Date.now() + 2 * 86_400_000);
   const patch = await fetch(`${stack.url}/api/v1/activities/${a.id}`, { method: "PATCH", headers: { authorization: `Bearer ${teacherPat}`, "content-type": "application/json" }, body: JSON.stringify({ closesAt: closes.toISOString(), accessMode: "readonly" }) });
   expect(patch.status).toBe(200);
   const bobCopy = await openCopy(stack, await stack.token("bob"), a.code);
 
-  const teacher = await signIn(browser, "mdurand");
+  const teacher = await signIn(browser, stack, "mdurand", { acceptDownloads: true });
   await teacher.page.goto(`${stack.url}/activites/${a.id}`);
   await expect(teacher.page.getByRole("button", { name: "Aperçu élève", exact: true })).toHaveAccessibleDescription("Une copie de test, comme celle d'un élève. Elle ne compte pas dans le tableau de bord.");
-  await noSeriousAxe(teacher.page, "the activity page with « Aperçu élève »");
+  await noSeriousAxe(teacher.page, "the activity page with « Aperçu élève »", { exclude: ".carnet-notebook" });
   await shot(teacher.page, "activity-page");
   await teacher.page.getByRole("button", { name: "Aperçu élève", exact: true }).click();
 
@@ -136,7 +108,7 @@ test("« Aperçu élève »: the teacher lands in a live test copy, labelled, th
   await expect(teacher.page.getByTestId("deadline")).toContainText("À rendre avant le");
   await expect(teacher.page.getByTestId("time-left")).toBeVisible();
   await expect(teacher.page.getByRole("heading", { name: "Correction" })).toHaveCount(0);
-  await noSeriousAxe(teacher.page, "the test copy's page");
+  await noSeriousAxe(teacher.page, "the test copy's page", { exclude: ".carnet-notebook" });
   await shot(teacher.page, "test-copy-page");
 
   // ---- The dashboard: only the students' copies.
@@ -152,7 +124,7 @@ test("« Aperçu élève »: the teacher lands in a live test copy, labelled, th
   await teacher.page.goto(`${stack.url}/copies`);
   const mine = teacher.page.getByTestId("my-copy").filter({ hasText: "Moyennes (aperçu)" });
   await expect(mine.getByTestId("test-copy-badge")).toHaveText("Copie de test");
-  await noSeriousAxe(teacher.page, "Mes copies with a test copy");
+  await noSeriousAxe(teacher.page, "Mes copies with a test copy", { exclude: ".carnet-notebook" });
 
   // ---- A new version: the activity page says the test copy is older; « Réinitialiser l'aperçu » makes a new one.
   const nb = JSON.parse(notebookBytes().toString("utf8")) as Nb;
@@ -165,7 +137,7 @@ test("« Aperçu élève »: the teacher lands in a live test copy, labelled, th
   const reset = teacher.page.getByRole("button", { name: "Réinitialiser l'aperçu (nouvelle version)" });
   await expect(reset).toHaveAccessibleDescription("Votre copie de test date de la version 1 ; l'activité est en version 2.");
   await reset.click();
-  await noSeriousAxe(teacher.page, "the reset confirmation");
+  await noSeriousAxe(teacher.page, "the reset confirmation", { exclude: ".carnet-notebook" });
   await teacher.page.getByRole("group", { name: "Confirmer la réinitialisation de l'aperçu" }).getByRole("button", { name: "Réinitialiser", exact: true }).click();
   await expect(teacher.page).toHaveURL(/\/nb\/[^/]+\/notebooks\/.+\.ipynb$/, { timeout: 90_000 });
   await expect(teacher.page.locator("#notebook-container .cell").first()).toContainText("Version 2 de l'énoncé", { timeout: 60_000 });
@@ -176,7 +148,7 @@ test("« Aperçu élève »: the teacher lands in a live test copy, labelled, th
 });
 
 test("the zip of handed-in snapshots holds the frozen copy; a comment stays on its cell when the student inserts cells above it", async ({ browser }) => {
-  const a = await createActivity("Boucles", CONSIGNE);
+  const a = await createActivity(stack, teacherPat, "Boucles", CONSIGNE);
   const alicePat = await stack.token("alice");
   const aliceCopy = await openCopy(stack, alicePat, a.code);
   const bobCopy = await openCopy(stack, await stack.token("bob"), a.code);
@@ -194,13 +166,13 @@ test("the zip of handed-in snapshots holds the frozen copy; a comment stays on i
   saveNb(aliceCopy, aliceNb);
 
   // ---- The dashboard: « Copies rendues (version figée) », then « Tout télécharger (zip) ».
-  const teacher = await signIn(browser, "mdurand");
+  const teacher = await signIn(browser, stack, "mdurand", { acceptDownloads: true });
   await teacher.page.goto(`${stack.url}/activites/${a.id}`);
   const choice = teacher.page.getByTestId("zip-source");
   await choice.getByRole("radio", { name: "Copies rendues (version figée)" }).check();
   await expect(choice.getByLabel("avec les non rendues (état actuel)")).toBeChecked();
   await expect(teacher.page.getByTestId("zip-all")).toHaveAttribute("href", /source=submitted/);
-  await noSeriousAxe(teacher.page, "the dashboard with the zip choice");
+  await noSeriousAxe(teacher.page, "the dashboard with the zip choice", { exclude: ".carnet-notebook" });
   await teacher.page.getByTestId("zip-source").scrollIntoViewIfNeeded();
   await shot(teacher.page, "zip-choice");
   const [download] = await Promise.all([teacher.page.waitForEvent("download"), teacher.page.getByTestId("zip-all").click()]);
@@ -243,7 +215,7 @@ test("the zip of handed-in snapshots holds the frozen copy; a comment stays on i
   expect(before).toBe(anchored);
   await comment.scrollIntoViewIfNeeded();
   await shot(teacher.page, "comment-after-insert");
-  await noSeriousAxe(teacher.page, "a copy in progress with a comment");
+  await noSeriousAxe(teacher.page, "a copy in progress with a comment", { exclude: ".carnet-notebook" });
 
   // ---- Bob deletes that cell: the comment is listed at the end, « Cellule supprimée ».
   bobNb.cells = bobNb.cells.filter((c) => c.id !== anchored);
@@ -253,6 +225,6 @@ test("the zip of handed-in snapshots holds the frozen copy; a comment stays on i
   await expect(teacher.page.getByTestId("orphan-comments")).toContainText("Attention à la division par zéro");
   await teacher.page.getByTestId("orphan-comments").scrollIntoViewIfNeeded();
   await shot(teacher.page, "comment-deleted-cell");
-  await noSeriousAxe(teacher.page, "a copy with a comment on a deleted cell");
+  await noSeriousAxe(teacher.page, "a copy with a comment on a deleted cell", { exclude: ".carnet-notebook" });
   await teacher.ctx.close();
 });

@@ -64,9 +64,10 @@ export interface Activity {
 }
 
 /** Creates an activity through the REST API (multipart, PAT), the notebook and the CSV annex. */
-export async function createActivity(stack: Stack, pat: string, title = "Fichiers CSV"): Promise<Activity> {
+export async function createActivity(stack: Stack, pat: string, title = "Fichiers CSV", description = ""): Promise<Activity> {
   const form = new FormData();
   form.set("title", title);
+  if (description) form.set("description", description);
   form.set("notebook", new Blob([new Uint8Array(notebookBytes())], { type: "application/x-ipynb+json" }), NOTEBOOK_NAME);
   form.append("annexes", new Blob([new Uint8Array(csvBytes())], { type: "text/csv" }), CSV_NAME);
   const res = await fetch(`${stack.url}/api/v1/activities`, { method: "POST", headers: { authorization: `Bearer ${pat}` }, body: form });

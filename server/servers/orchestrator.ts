@@ -210,7 +210,7 @@ async function startInBackground(copy: { id: string; uid: number; studentId: str
       timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)),
       isAlive: async () => (await sp.poll()).running,
     });
-    await proxyClient().addRoute(routePrefix(copy.id), { target, token, copyId: copy.id, users: [copy.studentId, copy.activity.ownerId] });
+    await addCopyRoute(copy.id, target, token, copy.studentId, copy.activity.ownerId);
     await db().jupyterServer.update({ where: { copyId: copy.id }, data: { status: "running", readyAt: new Date(), lastActivity: new Date() } });
     entry.progress = { progress: 100, message: "Votre carnet est prêt." };
     entry.error = undefined;
@@ -255,13 +255,21 @@ export async function bindWarmServer(
     },
   });
   try {
-    await proxyClient().addRoute(routePrefix(copy.id), { target: server.target, token: server.token, copyId: copy.id, users: [copy.studentId, copy.ownerId] });
+    await addCopyRoute(copy.id, server.target, server.token, copy.studentId, copy.ownerId);
   } catch (err) {
     await db().jupyterServer.deleteMany({ where: { copyId: copy.id } });
     throw err;
   }
   live.delete(copy.id);
   log.info({ copyId: copy.id, backend: server.backend }, "server ready (warm pool)");
+}
+
+/**
+ * The proxy route of a copy's server. Its users are who may enter: the student FIRST (the proxy treats every other
+ * user as a read-only viewer unless « Modifier quand même », proxy/carnet-events.ts), then the activity's teacher.
+ */
+function addCopyRoute(copyId: string, target: string, token: string, studentId: string, ownerId: string) {
+  return proxyClient().addRoute(routePrefix(copyId), { target, token, copyId, users: [studentId, ownerId] });
 }
 
 /** A start that cannot go on, with what the student reads (the log gets the error itself). */
@@ -520,7 +528,7 @@ async function reconcilePass(now: Date): Promise<{ removed: string[]; culled: st
       await cleanup(row.copyId, idle ? "idle" : "max age").catch((err) => log.error({ err }, "cull failed"));
     } else if (routes && !routes[prefix] && row.target) {
       // The proxy lost this route (e.g. restarted without its file): give it back.
-      await proxyClient().addRoute(prefix, { target: row.target, token: row.token, copyId: row.copyId, users: [row.copy.studentId, row.copy.activity.ownerId] }).catch(() => undefined);
+      await addCopyRoute(row.copyId, row.target, row.token, row.copy.studentId, row.copy.activity.ownerId).catch(() => undefined);
     }
   }
   if (routes) {
