@@ -16,6 +16,7 @@ import { ProxyClient } from "./client";
 import type { ProxyConfig } from "./config";
 import { notebookOrigin, parseNotebookSite } from "./hosts";
 import { startProxy, type ProxyHandle } from "./server";
+import { MAX_TABS_PER_USER } from "./carnet-events";
 import { freePort, loopFetch, NOTEBOOK, openWs, StandInPortal, startJupyter, startRecordingUpstream, waitFor, type JupyterHandle } from "./test-helpers";
 
 const PROXY_SECRET = crypto.randomBytes(32).toString("base64url");
@@ -320,6 +321,37 @@ describe("the teacher's live view is read-only", () => {
     // The teacher's other session stays read-only; an edit session of copy A writes nothing on copy B.
     expect((await saveNotebook(teacherA, "non")).status).toBe(403);
     expect((await loopFetch(`${nbB}${PB}api/contents/x`, { method: "PUT", headers: { cookie: editing, origin: nbB } })).status).toBe(401);
+  });
+});
+
+describe("attack: the student hogs the event slots of their own copy", () => {
+  it(`${MAX_TABS_PER_USER * 2} held polls with the student's cookie: the teacher's bar and the student's new page still get in, held polls stay bounded`, async () => {
+    const v = (await poll(studentA, "hog-first")).body.v;
+    const statuses: number[] = [];
+    const hold = (tab: string) => poll(studentA, tab, v).then((r) => (statuses.push(r.status), r));
+    const hogs = Array.from({ length: MAX_TABS_PER_USER * 2 }, (_, i) => hold(`hog-${String(i).padStart(6, "0")}`));
+    // Each page beyond the student's share evicts their oldest: at most MAX_TABS_PER_USER stay held.
+    await waitFor(() => statuses.length >= MAX_TABS_PER_USER || null, "evicted polls answered", 10_000);
+    expect(statuses.every((s) => s === 429)).toBe(true);
+    // The teacher's read-only bar gets in (before: 429 « Trop de pages ouvertes »), and its long poll is held…
+    const teacher = await poll(teacherA, "tab-teacher-hog");
+    expect(teacher.status).toBe(200);
+    expect(teacher.body).toMatchObject({ role: "teacher", readOnly: true, running: true });
+    const teacherHeld = poll(teacherA, "tab-teacher-hog", teacher.body.v);
+    // …while the script keeps opening new pages: they evict the student's own, never the teacher's.
+    const more = Array.from({ length: MAX_TABS_PER_USER }, (_, i) => hold(`hog-more-${String(i).padStart(6, "0")}`));
+    // The student's real new page gets in too.
+    const fresh = await poll(studentA, "tab-student-fresh");
+    expect(fresh.status).toBe(200);
+    expect(fresh.body).toMatchObject({ role: "student", readOnly: false });
+    await waitFor(() => statuses.length >= MAX_TABS_PER_USER * 2 || null, "more evictions", 10_000);
+    // A notice reaches the teacher's held poll (it was not evicted) and releases the student's held ones.
+    await client.notice(PA, { kind: "teacher", phase: "warn", message: "Le carnet va être arrêté." });
+    const woke = await teacherHeld;
+    expect(woke.status).toBe(200);
+    expect(woke.body.notice).toMatchObject({ phase: "warn", message: "Le carnet va être arrêté." });
+    await Promise.all([...hogs, ...more]);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(MAX_TABS_PER_USER);
   });
 });
 

@@ -39,7 +39,12 @@ const CUTOFF_SPAN_MS = 5 * 60_000;
 /** Copies whose state is forgotten after this long without anything happening (and at most MAX_COPIES). */
 const FORGET_MS = 2 * 3_600_000;
 const MAX_COPIES = 20_000;
-const MAX_TABS = 32;
+/**
+ * Pages (tabs) remembered per USER of a copy, not per copy: the student's script with their cookie can hog their own
+ * slots, never the teacher's. A user's new page always gets in: their least recently seen page makes room (an idle
+ * one first; a held long poll is answered 429 and that page polls again 2 s later, re-registering).
+ */
+export const MAX_TABS_PER_USER = 32;
 const TAB_RE = /^[A-Za-z0-9_-]{8,64}$/;
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -61,6 +66,8 @@ interface Tab {
   lastSeen: number;
   /** The last notice id this page acknowledged. */
   acked: number;
+  /** Ends this page's held long poll (it was evicted to make room for a newer page of the same user). */
+  evict?: () => void;
 }
 
 interface CopyState {
@@ -203,11 +210,7 @@ export class CarnetEvents {
     let tab = st.tabs.get(tabId);
     if (tab && tab.userId !== caller.userId) return sendJsonError(res, 404, "not_found", "Page inconnue.");
     if (!tab) {
-      if (st.tabs.size >= MAX_TABS) {
-        const oldest = [...st.tabs.entries()].filter(([, t]) => t.polling === 0).sort((a, b) => a[1].lastSeen - b[1].lastSeen)[0];
-        if (!oldest) return sendJsonError(res, 429, "bad_request", "Trop de pages ouvertes sur ce carnet.");
-        st.tabs.delete(oldest[0]);
-      }
+      makeRoom(st.tabs, caller.userId);
       tab = { userId: caller.userId, writable, polling: 0, lastSeen: Date.now(), acked: 0 };
       st.tabs.set(tabId, tab);
     }
@@ -215,6 +218,7 @@ export class CarnetEvents {
     tab.polling++;
     tab.lastSeen = Date.now();
     this.presence(st);
+    const self = tab;
     try {
       if (since === st.version) {
         await new Promise<void>((resolve) => {
@@ -223,9 +227,11 @@ export class CarnetEvents {
             clearTimeout(t);
             st!.waiters.delete(finish);
             req.off("close", finish);
+            if (self.evict === finish) self.evict = undefined;
             resolve();
           }
           st.waiters.add(finish);
+          self.evict = finish;
           req.once("close", finish);
           res.once("close", finish);
         });
@@ -233,6 +239,11 @@ export class CarnetEvents {
     } finally {
       tab.polling--;
       tab.lastSeen = Date.now();
+    }
+    if (st.tabs.get(tabId) !== tab && !res.destroyed && !res.writableEnded) {
+      // Evicted while held (this user opened more than MAX_TABS_PER_USER pages): the page retries in 2 s.
+      this.presence(st);
+      return sendJsonError(res, 429, "bad_request", "Trop de pages ouvertes sur ce carnet : fermez-en quelques-unes.");
     }
     if (res.destroyed || res.writableEnded) {
       // The browser dropped its long poll: the page was closed or left (e.g. « Rendre ma copie » goes to the
@@ -389,6 +400,21 @@ export class CarnetEvents {
       if (force || now - st.touched > FORGET_MS) this.copies.delete(id);
       if (force && this.copies.size < MAX_COPIES * 0.9) return;
     }
+  }
+}
+
+/**
+ * Before `userId` registers a new page: if they already have MAX_TABS_PER_USER, their least recently seen page goes
+ * (an idle one before one whose long poll is held; a held one is woken and answered 429). Other users' pages are
+ * never touched, so what one user opens cannot lock another out.
+ */
+function makeRoom(tabs: Map<string, Tab>, userId: string): void {
+  const mine = [...tabs.entries()].filter(([, t]) => t.userId === userId);
+  if (mine.length < MAX_TABS_PER_USER) return;
+  mine.sort((a, b) => Number(a[1].polling > 0) - Number(b[1].polling > 0) || a[1].lastSeen - b[1].lastSeen);
+  for (const [id, t] of mine.slice(0, mine.length - MAX_TABS_PER_USER + 1)) {
+    tabs.delete(id);
+    t.evict?.();
   }
 }
 
