@@ -22,7 +22,12 @@
  * notebook in each home beforehand (Carnet's time includes making the copy).
  * Memory, once everyone is in: resident memory (ps RSS) of each student's server with its kernel, and of the platform
  * itself (Carnet: supervisor, Next.js and the proxy; JupyterHub: the hub and configurable-http-proxy). CPU: the
- * machine's CPU time during the burst divided by N (everything that ran, the bench and Chromium included).
+ * machine's CPU time during the burst divided by N (everything that ran, the bench and Chromium included), then split
+ * under the table: the portal (Next.js), the proxy, the students' servers, the other servers (a warm pool's refills),
+ * the supervisor, the rest. Also under the table, each student's way in phases (median/p95 of the time since arrival
+ * and of the step itself): API students, link opened / server seen running / session created / 1+1 answered;
+ * Chromium students, link answered / hand-over done / DOMContentLoaded / kernel connected / 1+1 answered.
+ * CARNET_PORTAL_NODE_FLAGS and CARNET_PROXY_NODE_FLAGS are passed on to the portal (e.g. `--cpu-prof` to profile it).
  * Everything listens on 127.0.0.1; everything started is stopped.
  */
 import { execFileSync } from "node:child_process";
@@ -35,7 +40,7 @@ import { startStack, type Stack } from "../e2e/stack";
 import { nextPollDelay } from "../components/copies/poll-delay";
 import { serverIdOf } from "../server/servers/server-id";
 import { createActivity, KernelSocket, loopFetch, notebookBytes, PASSWORD, serverApi, teardown } from "../server/servers/live-test-helpers";
-import { CHROMIUM_ARGS, hubWhyNot, machineCpuSeconds, processCpuSeconds, median, percentile, rssTreeMb, rssUnionMb, signedInPage, startHub, treeOf, usable, type Hub } from "./support";
+import { CHROMIUM_ARGS, cpuSnapshot, cpuSplit, hubWhyNot, machineCpuSeconds, processCpuSeconds, median, percentile, rssTreeMb, rssUnionMb, signedInPage, startHub, treeOf, usable, type Hub } from "./support";
 
 const { values: args } = parseArgs({
   options: {
@@ -65,6 +70,8 @@ interface Sample {
   copyId?: string;
   username: string;
   error?: string;
+  /** Seconds from arrival to each step of the way, in order (the per-phase breakdown). */
+  marks?: [string, number][];
 }
 
 interface Column {
@@ -77,6 +84,8 @@ interface Column {
   platformCpuPerStudentS?: number;
   /** The last arrival to the last 1+1: how long the class waited for its last student. */
   wallS?: number;
+  /** CPU seconds during the burst by group of processes (portal, proxy, servers..., rest), from cpuSplit(). */
+  cpuBy?: Record<string, number>;
   why?: string;
 }
 
@@ -100,9 +109,10 @@ function arrivals(): { offsetMs: number; kind: Kind }[] {
 async function burst(
   run: (i: number, kind: Kind) => Promise<Omit<Sample, "total" | "kind" | "username"> & { username: string }>,
   platformPids: () => number[],
-): Promise<{ samples: Sample[]; cpuS: number; platformCpuS: number; wallS: number }> {
+): Promise<{ samples: Sample[]; cpuS: number; platformCpuS: number; wallS: number; cpuBefore: Map<number, number>; cpuAfter: Map<number, number> }> {
   const plan = arrivals();
   const pids = platformPids();
+  const cpuBefore = cpuSnapshot();
   const cpu0 = machineCpuSeconds();
   const pcpu0 = processCpuSeconds(pids);
   const t0 = performance.now() + 200;
@@ -120,7 +130,9 @@ async function burst(
       }
     }),
   );
-  return { samples, cpuS: machineCpuSeconds() - cpu0, platformCpuS: processCpuSeconds(pids) - pcpu0, wallS: seconds(lastArrival) };
+  const cpuS = machineCpuSeconds() - cpu0;
+  const platformCpuS = processCpuSeconds(pids) - pcpu0;
+  return { samples, cpuS, platformCpuS, wallS: seconds(lastArrival), cpuBefore, cpuAfter: cpuSnapshot() };
 }
 
 /** `./carnet <argv>` through the running portal's internal endpoint (what the CLI does, without a process each). */
@@ -161,7 +173,7 @@ interface CarnetStatus {
 }
 
 /** A notebook session on a Jupyter server (as the notebook page makes one) and 1+1 on its kernel's WebSocket. */
-async function sessionAndOnePlusOne(base: string, notebookPath: string, auth: Record<string, string>): Promise<void> {
+async function sessionAndOnePlusOne(base: string, notebookPath: string, auth: Record<string, string>, mark?: (phase: string) => void): Promise<void> {
   const res = await loopFetch(`${base}api/sessions`, {
     method: "POST",
     headers: { ...auth, "content-type": "application/json" },
@@ -169,6 +181,7 @@ async function sessionAndOnePlusOne(base: string, notebookPath: string, auth: Re
   });
   if (res.status !== 201) throw new Error(`session: ${res.status} ${(await res.text()).slice(0, 200)}`);
   const kernelId = ((await res.json()) as { kernel: { id: string } }).kernel.id;
+  mark?.("session created");
   const ws = await KernelSocket.open(`${base.replace(/^http/, "ws")}api/kernels/${kernelId}/channels`, auth);
   try {
     const r = await ws.execute("1+1", STUDENT_TIMEOUT_MS);
@@ -178,11 +191,19 @@ async function sessionAndOnePlusOne(base: string, notebookPath: string, auth: Re
   }
 }
 
+/** Marks of one student's way (seconds since `t0`), for the per-phase breakdown. */
+function marker(t0: number): { marks: [string, number][]; mark: (phase: string) => void } {
+  const marks: [string, number][] = [];
+  return { marks, mark: (phase) => void marks.push([phase, seconds(t0)]) };
+}
+
 async function carnetApiStudent(stack: Stack, code: string, pat: string, username: string, t0: number) {
   const auth = { authorization: `Bearer ${pat}` };
+  const { marks, mark } = marker(t0);
   const opened = await fetch(`${stack.url}/api/v1/open/${code}`, { method: "POST", headers: auth });
   if (!opened.ok) throw new Error(`open: ${opened.status} ${await opened.text()}`);
   const copyId = ((await opened.json()) as { id: string }).id;
+  mark("link opened");
   const post = await fetch(serverApi(stack, copyId), { method: "POST", headers: auth });
   if (post.status !== 200 && post.status !== 202) throw new Error(`POST server: ${post.status} ${await post.text()}`);
   let s = (await post.json()) as CarnetStatus;
@@ -197,10 +218,47 @@ async function carnetApiStudent(stack: Stack, code: string, pat: string, usernam
     if (s.status === "stopped") throw new Error(`start failed: ${s.error}`);
   }
   const running = seconds(t0);
+  mark("server seen running");
   const base = s.baseUrl ?? `${stack.url}/nb/${copyId}/`;
   const nbPath = decodeURIComponent(s.url.split("/notebooks/")[1] ?? "");
-  await sessionAndOnePlusOne(base, nbPath, auth);
-  return { username, copyId, running, ...(place ? { place } : {}) };
+  await sessionAndOnePlusOne(base, nbPath, auth, mark);
+  mark("1+1 answered");
+  return { username, copyId, running, marks, ...(place ? { place } : {}) };
+}
+
+/**
+ * A Chromium student's way to 1+1, marked: the link's first answer (Carnet: the share link's redirect; JupyterHub: the
+ * notebook URL's), the hand-over's last step (Carnet: the notebook host's /_carnet/callback; JupyterHub: the
+ * single-user server's /oauth_callback), the notebook page's DOMContentLoaded, its kernel connected, 1+1 answered.
+ */
+async function browserWay(page: Page, t0: number, link: string, nbUrl: RegExp, isHandover: (u: URL) => boolean): Promise<[string, number][]> {
+  const { marks, mark } = marker(t0);
+  const first = new URL(link).pathname;
+  const seen = new Set<string>();
+  const once = (phase: string) => {
+    if (!seen.has(phase)) (seen.add(phase), mark(phase));
+  };
+  const onResponse = (r: { url(): string }) => {
+    const u = new URL(r.url());
+    if (u.pathname === first) once("link answered");
+    else if (isHandover(u)) once("hand-over done");
+  };
+  // The notebook's own page, after the hand-over (JupyterHub first serves its spawn page at the same address).
+  const onDom = () => {
+    if (seen.has("hand-over done") && nbUrl.test(page.url())) once("DOMContentLoaded");
+  };
+  page.on("response", onResponse);
+  page.on("domcontentloaded", onDom);
+  try {
+    await page.goto(link);
+    await usable(page, nbUrl, STUDENT_TIMEOUT_MS, once);
+    mark("1+1 answered");
+  } finally {
+    page.off("response", onResponse);
+    page.off("domcontentloaded", onDom);
+  }
+  // In the order they happened (a pool student skips the copy page, a cold one waits there).
+  return marks.sort((a, b) => a[1] - b[1]);
 }
 
 /**
@@ -221,6 +279,7 @@ async function carnetColumn(browser: Browser, backend: "local" | "docker", noQue
     ...(noQueue ? { CARNET_START_CONCURRENCY: String(N + 20) } : concurrency ? { CARNET_START_CONCURRENCY: String(concurrency) } : {}),
     ...(warmPool ? { CARNET_POOL_SIZE: String(N) } : {}),
   };
+  for (const k of ["CARNET_PORTAL_NODE_FLAGS", "CARNET_PROXY_NODE_FLAGS"]) if (process.env[k] !== undefined) env[k] = process.env[k];
   if (backend === "docker") {
     let host = process.env.DOCKER_HOST;
     try {
@@ -251,13 +310,12 @@ async function carnetColumn(browser: Browser, backend: "local" | "docker", noQue
     const nbUrl = /\/nb\/[^/]+\/notebooks\/.+\.ipynb$/;
     const runFile = path.join(st.dataDir, "run", "portal.json");
     const run = () => JSON.parse(fs.readFileSync(runFile, "utf8")) as { pid: number; nextPid: number; proxyPid: number };
-    const { samples, cpuS, platformCpuS, wallS } = await burst(async (i, kind) => {
+    const { samples, cpuS, platformCpuS, wallS, cpuBefore, cpuAfter } = await burst(async (i, kind) => {
       const t0 = performance.now();
       if (kind === "api") return carnetApiStudent(st, activity.code, pats[i]!, `eleve${i}`, t0);
       const page = pages[i]!;
-      await page.goto(activity.shareUrl);
-      await usable(page, nbUrl, STUDENT_TIMEOUT_MS);
-      return { username: `eleve${i}`, copyId: new URL(page.url()).pathname.split("/")[2]! };
+      const marks = await browserWay(page, t0, activity.shareUrl, nbUrl, (u) => u.pathname.endsWith("/_carnet/callback"));
+      return { username: `eleve${i}`, copyId: new URL(page.url()).pathname.split("/")[2]!, marks };
     }, () => [run().pid, run().nextPid, run().proxyPid]);
     col.samples = samples;
     col.cpuPerStudentS = cpuS / N;
@@ -269,20 +327,31 @@ async function carnetColumn(browser: Browser, backend: "local" | "docker", noQue
     }
     // Memory once everyone is in (every server has its kernel).
     const serverTrees = new Set<number>();
+    const studentTrees = new Set<number>();
+    for (const s of samples) {
+      if (!s.copyId) continue;
+      const pid = carnetServerPid(st, backend, s.copyId, env.DOCKER_HOST);
+      if (!pid) continue;
+      for (const p of treeOf(pid)) (serverTrees.add(p), studentTrees.add(p));
+      col.serverMb.push(rssTreeMb(pid));
+    }
     // Every server (the pool's refilled slots too) is apart from the platform's own memory.
     const stateRoot = path.join(st.dataDir, "servers", backend);
     for (const id of fs.existsSync(stateRoot) ? fs.readdirSync(stateRoot, { withFileTypes: true }).filter((d) => d.isDirectory()) : []) {
       const pid = carnetServerPid(st, backend, id.name, env.DOCKER_HOST, true);
       if (pid) for (const p of treeOf(pid)) serverTrees.add(p);
     }
-    for (const s of samples) {
-      if (!s.copyId) continue;
-      const pid = carnetServerPid(st, backend, s.copyId, env.DOCKER_HOST);
-      if (!pid) continue;
-      for (const p of treeOf(pid)) serverTrees.add(p);
-      col.serverMb.push(rssTreeMb(pid));
-    }
     const r = run();
+    const minus = (xs: Set<number>, ...others: ReadonlySet<number>[]) => new Set([...xs].filter((p) => !others.some((o) => o.has(p))));
+    const proxyTree = treeOf(r.proxyPid);
+    const portalTree = minus(treeOf(r.nextPid), serverTrees, proxyTree);
+    col.cpuBy = cpuSplit(cpuBefore, cpuAfter, [
+      { name: "portal (Next.js)", pids: portalTree },
+      { name: "proxy", pids: proxyTree },
+      { name: "students' servers", pids: studentTrees },
+      { name: backend === "local" && warmPool ? "other servers (pool refills)" : "other servers", pids: minus(serverTrees, studentTrees) },
+      { name: "supervisor", pids: minus(treeOf(r.pid), serverTrees, proxyTree, portalTree) },
+    ]);
     // The supervisor's tree is Next.js, the proxy and (local backend) the students' servers: those are counted apart.
     col.platformMb = rssUnionMb([r.pid, r.nextPid, r.proxyPid], serverTrees);
   } catch (err) {
@@ -383,8 +452,11 @@ async function hubApiStudent(hub: Hub, username: string, token: string, t0: numb
   if (post.status !== 201 && post.status !== 202) throw new Error(`POST server: ${post.status} ${await post.text()}`);
   if (post.status === 202) await hubReady(hub, username, auth);
   const running = seconds(t0);
-  await sessionAndOnePlusOne(`${hub.url}/user/${username}/`, NB_NAME, auth);
-  return { username, running };
+  const { marks, mark } = marker(t0);
+  mark("server seen running");
+  await sessionAndOnePlusOne(`${hub.url}/user/${username}/`, NB_NAME, auth, mark);
+  mark("1+1 answered");
+  return { username, running, marks };
 }
 
 async function hubColumn(browser: Browser): Promise<Column> {
@@ -410,13 +482,11 @@ async function hubColumn(browser: Browser): Promise<Column> {
     // Signed in without spawning (next=/hub/home), so that the start is measured from the link.
     for (const [i, a] of plan.entries()) if (a.kind === "browser") pages[i] = await signedInPage(browser, `${h.url}/hub/login?next=%2Fhub%2Fhome`, names[i]!, false);
     const nbUrl = new RegExp(`/user/[^/]+/notebooks/${NB_NAME.replace(".", "\\.")}$`);
-    const { samples, cpuS, platformCpuS, wallS } = await burst(async (i, kind) => {
+    const { samples, cpuS, platformCpuS, wallS, cpuBefore, cpuAfter } = await burst(async (i, kind) => {
       const t0 = performance.now();
       if (kind === "api") return hubApiStudent(h, names[i]!, tokens[i]!, t0);
-      const page = pages[i]!;
-      await page.goto(`${h.url}/user/${names[i]}/notebooks/${NB_NAME}`);
-      await usable(page, nbUrl, STUDENT_TIMEOUT_MS);
-      return { username: names[i]! };
+      const marks = await browserWay(pages[i]!, t0, `${h.url}/user/${names[i]}/notebooks/${NB_NAME}`, nbUrl, (u) => u.pathname.endsWith("/oauth_callback"));
+      return { username: names[i]!, marks };
     }, () => h.platformPids());
     col.samples = samples;
     col.cpuPerStudentS = cpuS / N;
@@ -431,6 +501,13 @@ async function hubColumn(browser: Browser): Promise<Column> {
     }
     // The single-user servers are the hub's children: counted apart.
     col.platformMb = rssUnionMb(h.platformPids(), serverTrees);
+    const [hubPid, ...chp] = h.platformPids();
+    const proxyTree = new Set(chp.flatMap((p) => [...treeOf(p)]));
+    col.cpuBy = cpuSplit(cpuBefore, cpuAfter, [
+      { name: "hub", pids: new Set([...treeOf(hubPid!)].filter((p) => !serverTrees.has(p) && !proxyTree.has(p))) },
+      { name: "proxy", pids: proxyTree },
+      { name: "students' servers", pids: serverTrees },
+    ]);
   } catch (err) {
     col.why = `failed: ${(err as Error).message.split("\n")[0]}`;
     if (hub) fs.writeFileSync("/tmp/carnet-burst-hub.log", hub.logs());
@@ -496,6 +573,30 @@ function printTable(cols: Column[], round: number) {
       `raw ${c.name}: ${xs.map((x) => x.toFixed(1)).join(" ")} s; API students' server running at median ${fmt(median(running), "s")}` +
         `${places.length ? `; told a place in the queue: ${places.length} students, up to ${Math.max(...places)}` : ""}; last student in ${fmt(c.wallS, "s")} after the last arrival`,
     );
+    if (c.cpuBy) {
+      const parts = Object.entries(c.cpuBy).map(([k, v]) => `${k} ${(v / N).toFixed(3)}`);
+      console.log(`  CPU s/student during the burst: ${parts.join(", ")} ("rest": the bench, Chromium, anyone else's work on the machine)`);
+    }
+    for (const kind of ["api", "browser"] as const) {
+      const ways = c.samples.filter((s) => s.kind === kind && Number.isFinite(s.total) && s.marks?.length).map((s) => s.marks!);
+      if (!ways.length) continue;
+      // Phases in their usual order (the most common sequence of names), each as time since arrival and as its own step.
+      const names = [...new Set(ways.flatMap((w) => w.map(([n]) => n)))].sort(
+        (a, b) => median(ways.map((w) => w.find(([n]) => n === a)?.[1] ?? NaN).filter(Number.isFinite)) - median(ways.map((w) => w.find(([n]) => n === b)?.[1] ?? NaN).filter(Number.isFinite)),
+      );
+      const cells = names.map((n, j) => {
+        const at = ways.map((w) => w.find(([m]) => m === n)?.[1]).filter((x): x is number => x !== undefined);
+        const steps = ways
+          .map((w) => {
+            const here = w.find(([m]) => m === n)?.[1];
+            const prev = j ? w.filter(([m]) => names.indexOf(m) < j).reduce((x, [, t]) => Math.max(x, t), 0) : 0;
+            return here === undefined ? undefined : here - prev;
+          })
+          .filter((x): x is number => x !== undefined);
+        return `${n} at ${median(at).toFixed(2)}/${percentile(at, 95).toFixed(2)} (step ${median(steps).toFixed(2)}/${percentile(steps, 95).toFixed(2)})`;
+      });
+      console.log(`  ${kind === "api" ? "API" : "Chromium"} students (${ways.length}), s since arrival median/p95: ${cells.join("; ")}`);
+    }
     const errors = c.samples.filter((s) => s.error);
     if (errors.length) console.log(`  failed (${errors.length}): ${[...new Set(errors.map((e) => e.error))].slice(0, 3).join(" | ")}`);
     if (c.why) console.log(`  note: ${c.why}`);

@@ -32,13 +32,14 @@ export function percentile(xs: number[], p: number): number {
 }
 
 /** Waits for the classic notebook page's kernel, runs 1+1 there, resolves when "2" comes back. */
-export async function usable(page: Page, urlPattern: RegExp, timeoutMs = 120_000): Promise<void> {
+export async function usable(page: Page, urlPattern: RegExp, timeoutMs = 120_000, mark?: (phase: string) => void): Promise<void> {
   await page.waitForURL(urlPattern, { timeout: timeoutMs });
   await page.waitForFunction(
     () => (window as unknown as { Jupyter?: { notebook?: { kernel?: { is_connected(): boolean } | null } } }).Jupyter?.notebook?.kernel?.is_connected() === true,
     null,
     { timeout: timeoutMs },
   );
+  mark?.("kernel connected");
   // The classic UI's kernel.execute() is silent by default (no execute_result): ask for the result.
   // A string, not a function: tsx (esbuild keepNames) would wrap nested functions in a __name() the page lacks.
   const out = await page.evaluate<string>(`new Promise((resolve) => {
@@ -118,6 +119,41 @@ export function processCpuSeconds(pids: number[]): number {
     }
   }
   return t / clockTicks();
+}
+
+/**
+ * CPU seconds of every process now (user + system, and their children waited for), by pid: two snapshots around a
+ * burst, then cpuSplit() says who spent what in between.
+ */
+export function cpuSnapshot(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const f = fs.readFileSync(`/proc/${name}/stat`, "utf8");
+      const rest = f.slice(f.lastIndexOf(")") + 2).split(" ").map(Number);
+      out.set(Number(name), (rest[11]! + rest[12]! + rest[13]! + rest[14]!) / clockTicks());
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU seconds spent between two snapshots by each group of processes (roots and their descendants, the first group
+ * that holds a pid takes it; `exclude` of a group are left to the next ones); "rest" is everything else that ran (the
+ * bench, Chromium, other people's work on a shared machine). A process that started meanwhile counts from zero; one
+ * that ended is lost unless its parent waited for it (then its time is in the parent's).
+ */
+export function cpuSplit(before: Map<number, number>, after: Map<number, number>, groups: { name: string; pids: ReadonlySet<number> }[]): Record<string, number> {
+  const out: Record<string, number> = Object.fromEntries([...groups.map((g) => [g.name, 0]), ["rest", 0]]);
+  for (const [pid, t] of after) {
+    const d = Math.max(0, t - (before.get(pid) ?? 0));
+    const g = groups.find((x) => x.pids.has(pid));
+    out[g ? g.name : "rest"]! += d;
+  }
+  return out;
 }
 
 let ticks: number | undefined;
