@@ -88,6 +88,116 @@ class _NoLegacyIPythonPaths:
 
 sys.meta_path.insert(0, _NoLegacyIPythonPaths())
 
+# What a student's server loads for nothing (docs/operations.md, "Weight"). Goes with ../data/kernels/python3/,
+# Carnet's python3 kernelspec (ipykernel without debugpy and jedi, IPython's terminal part imported on demand):
+# whenever it looks up the kernel named python3 (each kernel start, each notebook page's kernel list),
+# jupyter_client imports ipykernel.kernelspec to compare with ipykernel's built-in spec. That import pulls
+# ipykernel's debugger, debugpy, all of IPython, prompt_toolkit and jedi into the server itself: about 30 MiB of its
+# resident memory and 0.3 s of CPU at the first kernel start. jupyter_client is written to do without it
+# (ImportError: it reads the kernelspec folder as for any other kernel, here Carnet's), so for that caller, and only
+# it, the import is refused.
+class _NoIpykernelSpecInServer:
+    callers = frozenset({"jupyter_client.kernelspec"})
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "ipykernel.kernelspec" or name in sys.modules:
+            return None
+        f = sys._getframe(1)
+        while f is not None and f.f_globals.get("__name__", "").startswith(("importlib", "_frozen_importlib")):
+            f = f.f_back
+        if f is not None and f.f_globals.get("__name__") in self.callers:
+            raise ImportError("carnet: the python3 kernel is Carnet's kernelspec (JUPYTER_DATA_DIR/kernels/python3)")
+        return None
+
+
+sys.meta_path.insert(0, _NoIpykernelSpecInServer())
+
+
+# The notebook page lists nbconvert's formats in « Télécharger au format » (File > Download as): nbclassic imports
+# all of nbconvert for that list at the first page (bs4, html5lib, lxml, chardet, bleach, mistune, nbclient...):
+# about 14 MiB of the server's resident memory and 0.6 s of CPU in each cold start, for a menu. With Debian's
+# nbconvert 6.5.3 (the only one that ships nbconvert.exporters entry points here), the list it computes is the one
+# below, word for word; any other nbconvert, or one already imported, gets nbclassic's own computation. A download
+# itself (/nbconvert/...) still imports nbconvert, on demand.
+def _carnet_static_exporters():
+    import importlib.util
+    from collections import namedtuple
+
+    import nbclassic.notebook.handlers as notebook_handlers
+    from jupyter_server.transutils import _i18n
+
+    spec = importlib.util.find_spec("nbconvert")
+    if spec is None or not spec.origin:
+        return
+    site = os.path.dirname(os.path.dirname(spec.origin))
+    if not any(os.path.isdir(os.path.join(site, f"nbconvert-6.5.3.{kind}")) for kind in ("egg-info", "dist-info")):
+        return
+    info = namedtuple("ExporterInfo", ["name", "display"])
+    known = [
+        (name, display)
+        for name, display in [
+            ("asciidoc", "AsciiDoc (.asciidoc)"),
+            ("html", "HTML (.html)"),
+            ("latex", "LaTeX (.tex)"),
+            ("markdown", "Markdown (.md)"),
+            ("notebook", "Notebook (.ipynb)"),
+            ("pdf", "PDF via LaTeX (.pdf)"),
+            ("rst", "reST (.rst)"),
+            ("script", "Script ()"),
+            ("slides", "Reveal.js slides (.slides.html)"),
+            ("webpdf", "PDF via HTML (.html)"),
+        ]
+    ]
+    computed = notebook_handlers.get_frontend_exporters
+
+    def get_frontend_exporters():
+        return computed() if "nbconvert" in sys.modules else sorted(info(n, _i18n(d)) for n, d in known)
+
+    notebook_handlers.get_frontend_exporters = get_frontend_exporters
+
+
+try:
+    _carnet_static_exporters()
+except ImportError:  # notebook 6 (no nbclassic): its own computation
+    pass
+
 # The launcher sets SETUPTOOLS_USE_DISTUTILS=stdlib so that the server's own import of distutils (notebook.utils)
 # does not pull in setuptools and pkg_resources (about 90 ms of CPU); the student's kernels get the usual one.
 os.environ.pop("SETUPTOOLS_USE_DISTUTILS", None)
+
+
+# One notebook, one kernel (docs/operations.md, "The kernel ahead"). Carnet creates the notebook's session as soon
+# as the server answers, while the student's browser loads the page; the page then asks for the same path. Jupyter's
+# handler looks only at the sessions already saved: a request arriving while another one is still starting the
+# kernel would start a second kernel for the same notebook (memory, and the student's variables in the other one).
+# Creations for one path are made one at a time; a later one is answered with the session made meanwhile.
+def _carnet_one_session_per_path():
+    import asyncio
+
+    try:
+        from jupyter_server.services.sessions.sessionmanager import SessionManager
+    except ImportError:  # notebook 6 itself (not built on jupyter_server)
+        return
+    create = SessionManager.create_session
+    locks = {}  # path -> [lock, number of requests holding or waiting for it]
+
+    async def create_session(self, path=None, name=None, type=None, kernel_name=None, kernel_id=None, **kwargs):
+        args = dict(path=path, name=name, type=type, kernel_name=kernel_name, kernel_id=kernel_id, **kwargs)
+        if path is None:
+            return await create(self, **args)
+        entry = locks.setdefault(path, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                if await self.session_exists(path=path):
+                    return await self.get_session(path=path)
+                return await create(self, **args)
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0 and locks.get(path) is entry:
+                del locks[path]
+
+    SessionManager.create_session = create_session
+
+
+_carnet_one_session_per_path()

@@ -56,9 +56,12 @@ async function readStdin(): Promise<string> {
 async function command(argv: string[]) {
   const e = loadEnv();
   const stdin = argv.includes("--password-stdin") ? await readStdin() : undefined;
-  const portal = e.DATABASE_URL ? null : runningPortal(e);
+  // stop-all always goes to a running portal: its warm pool, its starts under way and its slots live in that process
+  // (the pool is paused there until « Reprendre » or a restart; docs/operations.md « The warm pool »).
+  const inPortal = !e.DATABASE_URL || (argv[0] === "servers" && argv[1] === "stop-all");
+  const portal = inPortal ? runningPortal(e) : null;
   if (portal) {
-    // The portal holds the embedded database: let it run the command.
+    // The portal holds the embedded database (or the command is about the portal's own state): let it run the command.
     const res = await fetch(`http://127.0.0.1:${portal.internalPort}/api/internal/cli`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-carnet-proxy-secret": e.proxySecret },

@@ -25,6 +25,7 @@ import { poolMissNotice, removeOrphanSlots, startPool, stopPool } from "./pool";
 import { diskUsage, MiB } from "./disk-usage";
 import { noticeStop } from "./stop-notice";
 import { blockedFolder, blockedMessage } from "../data-dir";
+import { createNotebookSession } from "./notebook-session";
 import type { User } from "../generated/prisma/client";
 
 const log = logger.child({ part: "servers" });
@@ -80,8 +81,11 @@ function spawnerFor(copy: { id: string; uid: number }, row: { backend: string; t
 /**
  * Starts the copy's server, or reuses the one running or starting. Returns at once with the status; the start goes on
  * in the background (GET the status to follow it). Throws server_full when the site's limit is reached.
+ * A start for the copy's student (by them, or `forStudent`: a prepared session's, started by the teacher) creates the
+ * notebook's session as soon as Jupyter answers (the kernel ahead, notebook-session.ts); a teacher's own opening of a
+ * student's copy (a read-only view) does not start a kernel in the student's server.
  */
-export async function ensureServer(user: User, copyId: string): Promise<{ status: ServerStatus; url: string }> {
+export async function ensureServer(user: User, copyId: string, opts: { forStudent?: boolean } = {}): Promise<{ status: ServerStatus; url: string }> {
   const copy = await copyForServer(user, copyId);
   await assertMayStartServer(user, copy.id); // access window, hand-in (server/grading/window.ts)
   const url = notebookUrl(copy.id, copy.notebookPath);
@@ -119,7 +123,7 @@ export async function ensureServer(user: User, copyId: string): Promise<{ status
   live.set(copy.id, entry);
   // First come, first served, a few at a time (start-queue.ts); the start's own timeout counts from its turn.
   entry.starting = startQueue(env().CARNET_START_CONCURRENCY)
-    .run(copy.id, () => startInBackground(copy, token, entry))
+    .run(copy.id, () => startInBackground(copy, token, entry, copy.studentId === user.id || opts.forStudent === true))
     .catch(() => undefined) // taken out of the queue by stopServer, which removes the row
     .finally(() => {
       entry.starting = undefined;
@@ -189,7 +193,12 @@ function refuseSharedUid(): void {
   );
 }
 
-async function startInBackground(copy: { id: string; uid: number; studentId: string; activity: { ownerId: string; allowNetwork: boolean } }, token: string, entry: Live) {
+async function startInBackground(
+  copy: { id: string; uid: number; studentId: string; notebookPath: string; activity: { ownerId: string; allowNetwork: boolean } },
+  token: string,
+  entry: Live,
+  kernelAhead: boolean,
+) {
   const backend = backendName();
   const started = Date.now();
   const timeoutMs = env().CARNET_START_TIMEOUT_S * 1000;
@@ -210,6 +219,9 @@ async function startInBackground(copy: { id: string; uid: number; studentId: str
       timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)),
       isAlive: async () => (await sp.poll()).running,
     });
+    // The kernel ahead: started now, in parallel with the route, `running` and the browser's page load, never awaited
+    // (the page does not wait for it; its own request for the session gets this one, or makes its own if this failed).
+    if (kernelAhead) void createNotebookSession({ url: target, baseUrl: routePrefix(copy.id), token }, copy.notebookPath, undefined, { copyId: copy.id });
     await addCopyRoute(copy.id, target, token, copy.studentId, copy.activity.ownerId);
     await db().jupyterServer.update({ where: { copyId: copy.id }, data: { status: "running", readyAt: new Date(), lastActivity: new Date() } });
     entry.progress = { progress: 100, message: "Votre carnet est prêt." };
@@ -516,7 +528,9 @@ async function reconcilePass(now: Date): Promise<{ removed: string[]; culled: st
     let last = row.lastActivity;
     const routeLast = routes?.[prefix]?.lastActivity ? new Date(routes[prefix].lastActivity) : null;
     if (routeLast && routeLast > last) last = routeLast;
-    if (row.target) {
+    // A prepared server nobody entered yet: Jupyter's own activity is Carnet's (the kernel ahead starting), not the
+    // student's; only the route's traffic tells that someone came (prepare.ts expirePrepared).
+    if (row.target && !row.preparedUntil) {
       const jl = await lastActivity(row.target, prefix, row.token).catch(() => null);
       if (jl && jl > last) last = jl;
     }

@@ -30,11 +30,12 @@ import { AppError } from "../errors";
 import { newId } from "../ids";
 import { logger } from "../logger";
 import { copyDir, removeDir } from "../storage";
-import { createSpawner, jupyterApi, startKernel, waitForReady, type JupyterTarget, type Spawner } from "@/spawner";
+import { createSpawner, startKernel, waitForReady, type JupyterTarget, type Spawner } from "@/spawner";
 import { chownTree, processTree } from "@/spawner/proc";
 import { routePrefix } from "@/proxy/client";
 import { backendName, backendOptions } from "./config";
 import { startQueue } from "./start-queue";
+import { createNotebookSession } from "./notebook-session";
 
 const log = logger.child({ part: "pool" });
 
@@ -60,6 +61,9 @@ export interface PoolDetails extends PoolStatus {
   limitedBy: string | null;
   /** Students who found no ready slot (cold start) since the portal started. */
   missed: number;
+  /** When `./carnet servers stop-all` paused the pool (ISO), null when it runs. Resumed by « Reprendre » (any PUT of
+   * /api/v1/servers/pool) or a portal restart. */
+  pausedSince: string | null;
 }
 
 /** Resident memory a slot is counted for when sizing the pool by the machine's memory (measured: ~180 MiB). */
@@ -99,6 +103,8 @@ interface PoolState {
   lastHealth: number;
   /** The admin's pool size (null: not read yet from the settings file). */
   size: number | null;
+  /** Paused by stop-all (epoch ms), in memory only: a portal restart resumes. */
+  pausedAt?: number;
 }
 
 const KEY = Symbol.for("carnet.pool.state");
@@ -168,7 +174,10 @@ export function poolSize(): number {
   return pool.size;
 }
 
-/** Sets and persists the pool size (0 disables the pool); the pool grows or shrinks in the background. */
+/**
+ * Sets and persists the pool size (0 disables the pool); the pool grows or shrinks in the background. An admin who
+ * sets the size wants a pool: one paused by stop-all resumes.
+ */
 export async function setPoolSize(size: number): Promise<void> {
   if (!Number.isInteger(size) || size < 0 || size > MAX_POOL_SIZE)
     throw new AppError("bad_request", `La taille de la réserve doit être un nombre entier entre 0 et ${MAX_POOL_SIZE}.`);
@@ -178,7 +187,16 @@ export async function setPoolSize(size: number): Promise<void> {
   await fs.rename(tmp, settingsFile());
   pool.size = size;
   log.info({ size }, "pool size set");
+  resumePool();
   kick();
+}
+
+/** Resumes the pool paused by stop-all (« Reprendre », PUT /api/v1/servers/pool). Does nothing when it runs. */
+export function resumePool(): void {
+  if (pool.pausedAt === undefined) return;
+  pool.pausedAt = undefined;
+  log.info("pool resumed");
+  startPool();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -224,13 +242,23 @@ function counts(): { ready: number; starting: number } {
 export function poolStatus(): PoolStatus {
   const { ready, starting } = counts();
   const wanted = poolSize() + demandedSlots();
-  return { ready, starting, claimed: pool.claimed, target: unusable() ? 0 : wanted };
+  return { ready, starting, claimed: pool.claimed, target: unusable() || pool.pausedAt !== undefined ? 0 : wanted };
 }
 
 /** The counts with the target as capped right now and why (admin page). */
 export async function poolDetails(): Promise<PoolDetails> {
   const s = await sizing();
-  return { ...counts(), claimed: pool.claimed, target: s.target, size: poolSize(), demanded: demandedSlots(), limitedBy: s.limitedBy, missed: pool.missed };
+  const pausedSince = pool.pausedAt === undefined ? null : new Date(pool.pausedAt).toISOString();
+  return {
+    ...counts(),
+    claimed: pool.claimed,
+    target: pausedSince ? 0 : s.target,
+    size: poolSize(),
+    demanded: demandedSlots(),
+    limitedBy: s.limitedBy,
+    missed: pool.missed,
+    pausedSince,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -365,7 +393,7 @@ export async function claimSlot<C extends { id: string; notebookPath: string }>(
   writeFiles: (dir: string) => Promise<void>,
   createRow: (id: string, uid: number) => Promise<C | null>,
 ): Promise<ClaimResult<C>> {
-  if (activity.allowNetwork || poolSize() + demandedSlots() === 0 || unusable()) return { kind: "off" };
+  if (activity.allowNetwork || poolSize() + demandedSlots() === 0 || unusable() || pool.pausedAt !== undefined) return { kind: "off" };
   const servers = await db().jupyterServer.count({
     where: { copy: { studentId }, OR: [{ startedById: studentId }, { startedById: null }] },
   });
@@ -408,9 +436,7 @@ export async function claimSlot<C extends { id: string; notebookPath: string }>(
   renice(slot, 0);
   pool.claimed++;
   // The notebook's session on the kernel already running: nbclassic's own POST api/sessions for this path gets it.
-  await jupyterApi(target(slot), "POST", "sessions", { path: copy.notebookPath, type: "notebook", name: "", kernel: { id: slot.kernelId } }).catch(
-    (err) => log.warn({ err, copyId: copy.id }, "session on the pre-started kernel not created"),
-  );
+  await createNotebookSession(target(slot), copy.notebookPath, slot.kernelId, { copyId: copy.id });
   log.info({ copyId: copy.id }, "pool slot claimed");
   return { kind: "claimed", copy };
 }
@@ -495,19 +521,21 @@ async function fill(): Promise<void> {
   }
 }
 
-/** Starts keeping the pool at its target (after adoption at portal start). Idempotent. */
+/** Starts keeping the pool at its target (after adoption at portal start; resumePool). Idempotent; not while paused. */
 export function startPool(intervalMs = 2_000): void {
-  if (pool.timer) return;
+  if (pool.timer || pool.pausedAt !== undefined) return;
   pool.timer = setInterval(() => void fill(), intervalMs);
   pool.timer.unref();
   kick();
 }
 
 /**
- * Stops the pool and every slot (`./carnet servers stop-all`, through stopAllServers): no new slot starts until the
+ * Stops the pool and every slot (`./carnet servers stop-all`, through stopAllServers) and pauses it: no new slot
+ * starts until the admin resumes it (resumePool: « Reprendre » on the admin page, PUT /api/v1/servers/pool) or the
  * portal restarts. Claimed slots are copies' servers and are left alone.
  */
 export async function stopPool(): Promise<void> {
+  pool.pausedAt ??= Date.now();
   if (pool.timer) clearInterval(pool.timer);
   pool.timer = undefined;
   for (const s of [...pool.slots.values()]) await destroy(s, "pool stopped");

@@ -1,16 +1,23 @@
 /**
- * Prepared sessions (« Préparer la séance ») against the real stack (supervisor + proxy + Next.js production build +
- * real Jupyter, local backend): the teacher's preparation starts the servers of the students with a copy, so that
- * their copy's API and share link say running at once and the student reaches the kernel through the proxy; a second
- * preparation starts nothing; a student may not use another student's prepared server, nor prepare; another teacher
- * gets 404; a bad count is refused with nothing stored; students expected without a copy become a demand on the warm
- * pool; prepared servers nobody used stop after CARNET_PREPARE_TTL_MIN with their files intact, those used stay; an
- * activity not open yet prepares nothing and says why; at its opening date an activity prepares itself.
+ * Prepared sessions (« Préparer la séance ») and the kernel ahead against the real stack (supervisor + proxy +
+ * Next.js production build + real Jupyter), local backend always, docker when the engine is up (a loud skip; under
+ * CI=true a missing engine fails):
+ * - the teacher's preparation starts the servers of the students with a copy, so that their copy's API and share link
+ *   say running at once; the notebook's session (its kernel) is there before the student's first request, and the
+ *   student's own session request gets that kernel (one kernel) whose cell answers; a second preparation starts
+ *   nothing; another student cannot enter; prepared servers nobody used stop after CARNET_PREPARE_TTL_MIN with their
+ *   files intact, those used stay (both backends);
+ * - a student's cold start makes the notebook's session ahead; session requests arriving while a kernel is starting
+ *   (the page and a second tab) end with ONE kernel whose cell runs; a teacher opening a student's copy starts no
+ *   kernel in it (both backends);
+ * - a student may not prepare, another teacher gets 404; a bad count is refused with nothing stored; students expected
+ *   without a copy become a demand on the warm pool; an activity not open yet prepares nothing and says why; at its
+ *   opening date an activity prepares itself (local backend: the orchestrator's logic, the same on both).
  * Behaviour only: no timing is asserted.
  */
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, type Stack } from "@/e2e/stack";
+import { dockerUnavailable, startStack, type Stack } from "@/e2e/stack";
 import {
   copyNotebookFile,
   createActivity,
@@ -18,6 +25,7 @@ import {
   KernelSocket,
   loopFetch,
   nbUrl,
+  NOTEBOOK_NAME,
   notebookOrigin,
   openCopy,
   PASSWORD,
@@ -25,6 +33,7 @@ import {
   serverStatus,
   sessionCookie,
   startKernel,
+  startServer,
   teardown,
   waitFor,
 } from "./live-test-helpers";
@@ -54,12 +63,58 @@ interface Status {
 // Long enough for the servers to start on a busy 2-core machine, short enough for the test to see them stop.
 const TTL_MIN = 1;
 
-describe("prepared sessions", () => {
+interface Session {
+  id: string;
+  path: string;
+  kernel: { id: string };
+}
+
+/** The Jupyter sessions and kernels of a copy's server, through the proxy with `pat` (GET: nothing is started). */
+async function sessions(stack: Stack, pat: string, copyId: string): Promise<Session[]> {
+  const res = await loopFetch(nbUrl(stack, copyId, "api/sessions"), { headers: { authorization: `Bearer ${pat}` } });
+  if (res.status !== 200) throw new Error(`GET sessions: ${res.status}`);
+  return (await res.json()) as Session[];
+}
+async function kernels(stack: Stack, pat: string, copyId: string): Promise<{ id: string }[]> {
+  const res = await loopFetch(nbUrl(stack, copyId, "api/kernels"), { headers: { authorization: `Bearer ${pat}` } });
+  if (res.status !== 200) throw new Error(`GET kernels: ${res.status}`);
+  return (await res.json()) as { id: string }[];
+}
+/** What nbclassic does once its page has loaded: POST api/sessions for the notebook's path. Returns the kernel id. */
+async function openSession(stack: Stack, pat: string, copyId: string, nbPath = NOTEBOOK_NAME): Promise<string> {
+  const res = await loopFetch(nbUrl(stack, copyId, "api/sessions"), {
+    method: "POST",
+    headers: { authorization: `Bearer ${pat}`, "content-type": "application/json" },
+    body: JSON.stringify({ path: nbPath, type: "notebook", name: "", kernel: { name: "python3" } }),
+  });
+  if (res.status !== 201) throw new Error(`POST sessions: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as Session).kernel.id;
+}
+async function runCell(stack: Stack, pat: string, copyId: string, kernelId: string, code: string) {
+  const ws = await KernelSocket.open(kernelWsUrl(stack, copyId, kernelId), { authorization: `Bearer ${pat}` });
+  try {
+    return await ws.execute(code);
+  } finally {
+    ws.close();
+  }
+}
+
+// Under CI=true a missing engine or image throws here: the suite fails instead of skipping.
+const docker = dockerUnavailable();
+if ("reason" in docker) console.warn(`\n*** SKIPPED: prepared sessions with the docker backend: ${docker.reason} ***\n`);
+
+for (const backend of ["local", "docker"] as const) {
+const be: Record<string, string> | null =
+  backend === "local" ? { CARNET_SPAWNER: "local" } : "host" in docker ? { CARNET_SPAWNER: "docker", DOCKER_HOST: docker.host } : null;
+/** What does not depend on the backend (the preparation's rules) runs on the local one only. */
+const itLocal = it.runIf(backend === "local");
+
+describe.skipIf(!be)(`prepared sessions (${backend})`, () => {
   let stack: Stack;
   const pats: Record<string, string> = {};
-  const students = ["alice", "bruno", "chloe", "dina", "emile"];
+  const students = ["alice", "bruno", "chloe", "dina", "emile", "farid"];
   beforeAll(async () => {
-    stack = await startStack({ env: { CARNET_PREPARE_TTL_MIN: String(TTL_MIN), CARNET_RECONCILE_INTERVAL_S: "2" } });
+    stack = await startStack({ env: { ...be, CARNET_PREPARE_TTL_MIN: String(TTL_MIN), CARNET_RECONCILE_INTERVAL_S: "2" } });
     for (const t of ["prof", "autreprof"]) {
       await stack.addUser(t, "teacher", PASSWORD);
       pats[t] = await stack.token(t);
@@ -121,14 +176,14 @@ describe("prepared sessions", () => {
     const link = await fetch(`${stack.url}/a/${a.code}`, { headers: { cookie: await sessionCookie(stack, "alice") }, redirect: "manual" });
     expect(link.status).toBeGreaterThanOrEqual(300);
     expect(link.headers.get("location") ?? "").toMatch(new RegExp(`^${notebookOrigin(stack, alice).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/nb/${alice}/`));
-    // The route admits the copy's student although the teacher started the server: the kernel answers.
-    const kernel = await startKernel(stack, pats.alice!, alice);
-    const ws = await KernelSocket.open(kernelWsUrl(stack, alice, kernel), { authorization: `Bearer ${pats.alice}` });
-    try {
-      expect(await ws.execute("print(6 * 7)")).toMatchObject({ status: "ok", text: "42\n" });
-    } finally {
-      ws.close();
-    }
+    // The kernel ahead: the notebook's session exists before the student's first request for one, and the page's
+    // own request (nbclassic's POST api/sessions) gets that kernel, no second one. The route admits the copy's
+    // student although the teacher started the server: the cell answers.
+    const ahead = await waitFor("the notebook's session made ahead", async () => (await sessions(stack, pats.alice!, alice)).find((x) => x.path === NOTEBOOK_NAME), 60_000, 250);
+    const kernel = await openSession(stack, pats.alice!, alice);
+    expect(kernel).toBe(ahead.kernel.id);
+    expect(await kernels(stack, pats.alice!, alice)).toHaveLength(1);
+    expect(await runCell(stack, pats.alice!, alice, kernel, "print(6 * 7)")).toMatchObject({ status: "ok", text: "42\n" });
     // Hostile classmate: a server the teacher started is not open to other students.
     const other = await loopFetch(nbUrl(stack, alice, "api/contents"), { headers: { authorization: `Bearer ${pats.bruno}` } });
     expect([403, 404]).toContain(other.status);
@@ -157,7 +212,7 @@ describe("prepared sessions", () => {
     await running("dina", dina);
   }, 300_000);
 
-  it("refuses other teachers (404), students (403) and bad counts (400, nothing stored); admins may prepare", async () => {
+  itLocal("refuses other teachers (404), students (403) and bad counts (400, nothing stored); admins may prepare", async () => {
     const a = await createActivity(stack, pats.prof!, "Séance gardée");
     await openCopy(stack, pats.emile!, a.code);
     const foreign = await prepare("autreprof", a.id);
@@ -179,7 +234,7 @@ describe("prepared sessions", () => {
     expect(byAdmin.started).toBe(1);
   }, 120_000);
 
-  it("asks the warm pool for the students expected without a copy, and withdraws the demand when fewer are expected", async () => {
+  itLocal("asks the warm pool for the students expected without a copy, and withdraws the demand when fewer are expected", async () => {
     const a = await createActivity(stack, pats.prof!, "Séance avec la réserve");
     await openCopy(stack, pats.alice!, a.code);
     const pool = async () => {
@@ -204,7 +259,7 @@ describe("prepared sessions", () => {
     }, 120_000, 1000);
   }, 200_000);
 
-  it("prepares nothing while the activity is locked, and says why", async () => {
+  itLocal("prepares nothing while the activity is locked, and says why", async () => {
     const a = await createActivity(stack, pats.prof!, "Séance verrouillée");
     const bruno = await openCopy(stack, pats.bruno!, a.code);
     const opensAt = new Date(Date.now() + 3_600_000);
@@ -216,7 +271,7 @@ describe("prepared sessions", () => {
     expect((await status(a.id)).phase).toBe("before");
   }, 60_000);
 
-  it("prepares by itself when the access window opens, not before", async () => {
+  itLocal("prepares by itself when the access window opens, not before", async () => {
     const a = await createActivity(stack, pats.prof!, "Séance à l'ouverture");
     const emile = await openCopy(stack, pats.emile!, a.code);
     const opensAt = new Date(Date.now() + 10_000);
@@ -232,9 +287,37 @@ describe("prepared sessions", () => {
     await running("emile", emile);
     expect((await status(a.id)).prepared).toBe(1);
   }, 200_000);
-});
 
-describe("prepared sessions within the site's limit", () => {
+  it("a student's cold start makes the notebook's session ahead: session requests while the kernel starts end with ONE kernel whose cell runs; a teacher's opening starts no kernel", async () => {
+    const a = await createActivity(stack, pats.prof!, "Noyau d'avance");
+    const farid = await openCopy(stack, pats.farid!, a.code);
+    // The student starts their server and their page asks for the notebook's session as soon as it says running,
+    // twice (a second tab), while the kernel made ahead may still be starting.
+    await startServer(stack, pats.farid!, farid, 120_000);
+    const asked = await Promise.all([openSession(stack, pats.farid!, farid), openSession(stack, pats.farid!, farid)]);
+    expect(asked[1]).toBe(asked[0]);
+    const list = await sessions(stack, pats.farid!, farid);
+    expect(list.filter((x) => x.path === NOTEBOOK_NAME)).toHaveLength(1);
+    expect((await kernels(stack, pats.farid!, farid)).map((k) => k.id)).toEqual([asked[0]]);
+    expect(await runCell(stack, pats.farid!, farid, asked[0]!, "x = 6 * 7\nprint(x)")).toMatchObject({ status: "ok", text: "42\n" });
+    // Jupyter's own guard (Carnet's configuration): three requests for a new notebook at the same instant, one kernel.
+    const brouillon = await Promise.all([1, 2, 3].map(() => openSession(stack, pats.farid!, farid, "brouillon.ipynb")));
+    expect(new Set(brouillon).size).toBe(1);
+    expect(await kernels(stack, pats.farid!, farid)).toHaveLength(2);
+    // The student's variables are in the one kernel of their notebook.
+    expect(await runCell(stack, pats.farid!, farid, asked[0]!, "print(x + 1)")).toMatchObject({ status: "ok", text: "43\n" });
+
+    // The teacher opens a student's copy whose server is stopped (a read-only view): no kernel in the student's server.
+    const bruno = await openCopy(stack, pats.bruno!, a.code);
+    await startServer(stack, pats.prof!, bruno, 120_000);
+    await new Promise((r) => setTimeout(r, 5000)); // what a kernel made ahead would take to show
+    expect(await kernels(stack, pats.bruno!, bruno)).toEqual([]);
+    expect(await sessions(stack, pats.bruno!, bruno)).toEqual([]);
+  }, 300_000);
+});
+}
+
+describe("prepared sessions within the site's limit (local)", () => {
   let stack: Stack;
   const pats: Record<string, string> = {};
   beforeAll(async () => {

@@ -224,7 +224,8 @@ async function prepareNow(a: ActivityRow, now: Date): Promise<PrepareReport> {
       continue;
     }
     try {
-      await ensureServer(owner, c.id);
+      // Started for the student: the notebook's kernel too (the kernel ahead), as when the student starts it.
+      await ensureServer(owner, c.id, { forStudent: true });
       await db().jupyterServer.updateMany({ where: { copyId: c.id, startedById: owner.id }, data: { preparedUntil: until } });
       report.started++;
     } catch (err) {

@@ -3,7 +3,7 @@ import { revalidatePath } from "next/cache";
 import { z } from "zod";
 import { signedInAction } from "@/components/auth/session";
 import { stopServer } from "@/server/servers/orchestrator";
-import { MAX_POOL_SIZE, setPoolSize } from "@/server/servers/pool";
+import { MAX_POOL_SIZE, resumePool, setPoolSize } from "@/server/servers/pool";
 import { AppError } from "@/server/errors";
 
 const input = z.object({ copyId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
@@ -22,5 +22,11 @@ export const setPoolSizeAction = signedInAction({ roles: ["ADMIN"] }, async (_us
   const parsed = poolInput.safeParse({ size: data.get("size") });
   if (!parsed.success) throw new AppError("bad_request", `La taille de la réserve doit être un nombre entier entre 0 et ${MAX_POOL_SIZE}.`);
   await setPoolSize(parsed.data.size);
+  revalidatePath("/admin/serveurs");
+});
+
+/** Admins only: resumes the warm pool paused by `./carnet servers stop-all` (« Reprendre »). It refills in the background. */
+export const resumePoolAction = signedInAction({ roles: ["ADMIN"] }, async (): Promise<void> => {
+  resumePool();
   revalidatePath("/admin/serveurs");
 });

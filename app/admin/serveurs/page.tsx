@@ -9,7 +9,7 @@ import { env } from "@/server/env";
 import { Card, CardTitle } from "@/components/ui/Card";
 import { Field, Input } from "@/components/ui/Field";
 import { MAX_POOL_SIZE, poolDetails, SLOT_MB } from "@/server/servers/pool";
-import { setPoolSizeAction, stopServerAction } from "./actions";
+import { resumePoolAction, setPoolSizeAction, stopServerAction } from "./actions";
 
 export const metadata: Metadata = { title: "Serveurs en cours" };
 export const dynamic = "force-dynamic";
@@ -129,7 +129,18 @@ function PoolPanel({ pool }: { pool: Awaited<ReturnType<typeof poolDetails>> }) 
           </dd>
         </div>
       </dl>
-      {pool.limitedBy ? <p className="mb-3 text-sm text-amber-800">{pool.limitedBy}</p> : null}
+      {pool.pausedSince ? (
+        <div role="status" className="mb-4 flex flex-wrap items-center gap-3 rounded border border-amber-300 bg-amber-50 p-3" data-testid="pool-paused">
+          <p className="text-amber-900">
+            En pause depuis l&apos;arrêt de tous les serveurs (le {fmt.format(new Date(pool.pausedSince))}) : aucun carnet n&apos;est préparé à l&apos;avance
+            jusqu&apos;à la reprise (ou au redémarrage du portail).
+          </p>
+          <form action={resumePoolAction}>
+            <Button type="submit">Reprendre</Button>
+          </form>
+        </div>
+      ) : null}
+      {pool.limitedBy && !pool.pausedSince ? <p className="mb-3 text-sm text-amber-800">{pool.limitedBy}</p> : null}
       {pool.missed > 0 ? (
         <p className="mb-3 text-sm text-slate-600">
           {pool.missed} élève{pool.missed > 1 ? "s ont" : " a"} trouvé la réserve vide (démarrage normal) depuis le démarrage du portail.
