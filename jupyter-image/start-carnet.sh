@@ -11,7 +11,6 @@ set -eu
 : "${CARNET_PORT:=8888}"
 : "${JUPYTER_CONFIG_DIR:=/usr/local/share/carnet/jupyter/config}"
 : "${JUPYTER_DATA_DIR:=/usr/local/share/carnet/jupyter/data}"
-: "${JUPYTER_CONFIG_PATH:=$JUPYTER_DATA_DIR/carnet-startup}"
 
 if [ -z "${JUPYTER_TOKEN_FILE:-}" ] && [ -z "${JUPYTER_TOKEN:-}" ]; then
   echo "start-carnet: set JUPYTER_TOKEN_FILE (preferred) or JUPYTER_TOKEN" >&2
@@ -20,7 +19,7 @@ fi
 
 # The container may run as any uid (the owner of the student's folder), so HOME and Jupyter's runtime files
 # live in /tmp (a size-limited tmpfs when the root filesystem is read-only), private to that uid.
-export HOME=/tmp/home JUPYTER_CONFIG_DIR JUPYTER_DATA_DIR JUPYTER_CONFIG_PATH PYTHONNOUSERSITE=1
+export HOME=/tmp/home JUPYTER_CONFIG_DIR JUPYTER_DATA_DIR PYTHONNOUSERSITE=1
 export JUPYTER_RUNTIME_DIR=$HOME/.local/share/jupyter/runtime IPYTHONDIR=$HOME/.ipython \
        MPLCONFIGDIR=$HOME/.config/matplotlib
 umask 077

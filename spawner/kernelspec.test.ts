@@ -1,5 +1,5 @@
 /**
- * Carnet's python3 kernelspec and the start-up settings that go with it (jupyter-image/data/; docs/operations.md,
+ * Carnet's python3 kernelspec and the server settings that go with it (jupyter-image/data/, jupyter-image/config/; docs/operations.md,
  * "Weight"), for real on both backends: the kernel is ipykernel without debugpy and jedi, still runs the teaching
  * stack and draws an inline plot, still completes with Tab; the server never imports debugpy (it did, through
  * jupyter_client's look-up of ipykernel's built-in spec: about 30 MiB per server); a kernelspec a student plants in
@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { dockerClient } from "./docker";
-import { createSpawner, execute, jupyterApi, startKernel, waitForReady, type BackendName, type BackendOptions, type JupyterTarget, type SpawnSpec, type Spawner } from "./index";
+import { createSpawner, execute, jupyterApi, jupyterFetch, startKernel, waitForReady, type BackendName, type BackendOptions, type JupyterTarget, type SpawnSpec, type Spawner } from "./index";
 
 const isRoot = process.getuid?.() === 0;
 const dockerHost = process.env.DOCKER_HOST ?? (existsSync("/var/run/docker.sock") ? "unix:///var/run/docker.sock" : undefined);
@@ -119,8 +119,10 @@ describe.each([
       };
       expect(specs.default).toBe("python3");
       const py = specs.kernelspecs.python3!.spec;
-      expect(py.argv.join(" ")).toContain("sys.modules['debugpy'] = None");
-      expect(py.argv.join(" ")).toContain("sys.modules['jedi'] = None");
+      // Carnet's kernel: argv runs carnet_kernel.py from the kernelspec's own (root-owned) folder.
+      expect(py.argv[0]).toBe("/usr/bin/python3");
+      expect(py.argv.join(" ")).toContain("carnet_kernel.py");
+      expect(py.argv).toContain("{resource_dir}");
       expect(py.metadata?.debugger).toBe(false);
       expect(py.display_name).toBe("Python 3 (ipykernel)");
     });
@@ -151,6 +153,34 @@ describe.each([
       // What the classic UI's Tab asks the kernel (complete_request) goes through IPython's completer.
       const tab = await execute(t, kernel, "import sys\nprint(sys.modules.get('jedi') is not None, 'numpy.array' in get_ipython().complete('numpy.arr')[1])");
       expect(tab.stdout.trim()).toBe("False True");
+      // IPython's terminal shell is not loaded at start, and is there when asked for; the student's folder is on
+      // sys.path as with Debian's kernelspec; the launcher's own names are not in the student's namespace.
+      const lazy = await execute(
+        t,
+        kernel,
+        [
+          "import sys, IPython",
+          "before = 'prompt_toolkit' in sys.modules",
+          "from IPython.terminal.embed import InteractiveShellEmbed",
+          "print(before, callable(IPython.embed), InteractiveShellEmbed.__module__, 'prompt_toolkit' in sys.modules, sys.path[0] == '', 'kernelapp' in dir(), '_on_demand' in dir())",
+        ].join("\n"),
+      );
+      expect(lazy.error).toBeUndefined();
+      expect(lazy.stdout.trim()).toBe("False True IPython.terminal.embed True True False False");
+    });
+
+    it("the notebook page lists nbconvert's formats without importing nbconvert into the server; a download still works", async () => {
+      const nb = JSON.stringify({ cells: [{ cell_type: "markdown", id: "a1", metadata: {}, source: "# Titre" }], metadata: {}, nbformat: 4, nbformat_minor: 5 });
+      const put = await jupyterApi(t, "PUT", "contents/menu.ipynb", { type: "notebook", format: "json", content: JSON.parse(nb) });
+      expect(put.ok).toBe(true);
+      const page = await jupyterFetch(t, "GET", "notebooks/menu.ipynb");
+      const html = await page.text();
+      expect(page.status).toBe(200);
+      for (const id of ["download_html", "download_pdf", "download_script", "download_markdown", "download_notebook", "download_webpdf"]) expect(html).toContain(`id="${id}"`);
+      if (isRoot) expect(mappedFiles(await hostPid(spawner))).not.toMatch(/lxml/);
+      const dl = await jupyterFetch(t, "GET", "nbconvert/markdown/menu.ipynb?download=true");
+      expect(dl.status).toBe(200);
+      expect(await dl.text()).toContain("# Titre");
     });
 
     it.skipIf(!isRoot)("the server and its kernel never loaded debugpy (no pydevd extension mapped in any of their processes)", async () => {

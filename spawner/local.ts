@@ -164,9 +164,6 @@ export class LocalSpawner implements Spawner {
       // student's custom.js or config changes nothing. PYTHONNOUSERSITE drops ~/.local from both paths too.
       JUPYTER_CONFIG_DIR: jupyterDirs.configDir,
       JUPYTER_DATA_DIR: jupyterDirs.dataDir,
-      // What the server and its kernels would load for nothing (Carnet's python3 kernelspec goes with it): see
-      // jupyter-image/data/carnet-startup/jupyter_server_config.py and docs/operations.md, "Weight".
-      JUPYTER_CONFIG_PATH: path.join(jupyterDirs.dataDir, "carnet-startup"),
       JUPYTER_RUNTIME_DIR: path.join(home, ".local/share/jupyter/runtime"),
       IPYTHONDIR: path.join(home, ".ipython"),
       MPLCONFIGDIR: path.join(home, ".config/matplotlib"),
