@@ -9,10 +9,13 @@
  *   (c) the deadline passes while the notebook is open: « Plus qu'une minute », the edit made before T−10 s is saved
  *       before the deadline, a save after it is refused and writes nothing, the handed-in snapshot is intact;
  *   (d) the teacher opens the live copy: read-only bar, a save refused by the proxy, whether the student has it open
- *       (true, then false once her tab is closed), « Modifier quand même » lets the teacher save.
+ *       (true, then false once her tab is closed), « Modifier quand même » lets the teacher save;
+ *   (e) the student types into a .py module open in Jupyter's TEXT EDITOR (/edit/) without saving, the teacher stops
+ *       the server: the text is on disk, the page says why in French (local backend, and docker when the engine is up).
  * Run: flock /tmp/carnet-heavy.lock npx playwright test e2e/stop-guard.spec.ts
  */
 import fs from "node:fs";
+import path from "node:path";
 import { test, expect, type Browser, type Page } from "@playwright/test";
 import { dockerEnvOrSkip, startStack, type Stack } from "./stack";
 import { signIn } from "./helpers";
@@ -77,6 +80,25 @@ async function expectStoppedPage(page: Page, stack: Stack, copyId: string, reaso
 
 const diskHas = (stack: Stack, copyId: string, text: string) => fs.readFileSync(copyNotebookFile(stack, copyId), "utf8").includes(text);
 
+/** The teacher, from the dashboard to the student's copy, « Arrêter le serveur »; returns once the portal says it stopped. */
+async function teacherStops(browser: Browser, stack: Stack, activity: Activity, copyId: string, label: string): Promise<void> {
+  const teacher = await signIn(browser, stack, "mdurand");
+  await teacher.page.goto(`${stack.url}/activites/${activity.id}`);
+  await expect(teacher.page.getByText("Alice Martin").first()).toBeVisible();
+  await teacher.page.goto(`${stack.url}/copies/${copyId}`);
+  const stop = teacher.page.getByRole("button", { name: "Arrêter le serveur" });
+  await expect(stop).toBeVisible({ timeout: 30_000 });
+  const t0 = Date.now();
+  await stop.click();
+  await expect(teacher.page.getByRole("button", { name: "Ouvrir la copie en direct" })).toBeVisible({ timeout: 20_000 });
+  console.log(`[stop-guard ${label}] teacher's stop with an open unsaved page: ${Date.now() - t0} ms`);
+  await teacher.ctx.close();
+}
+
+type EditorWindow = {
+  Jupyter?: { editor?: { save_enabled: boolean; generation: number; codemirror: { isClean(g: number): boolean; getValue(): string } } };
+};
+
 for (const backend of ["local", "docker"] as const) {
   test.describe(`stop while unsaved, ${backend} backend`, () => {
     let stack: Stack;
@@ -106,22 +128,47 @@ for (const backend of ["local", "docker"] as const) {
       await typeInNewCell(alice.page, typed);
       expect(diskHas(stack, copyId, typed)).toBe(false);
 
-      // The teacher, from the dashboard to the student's copy, « Arrêter le serveur ».
-      const teacher = await signIn(browser, stack, "mdurand");
-      await teacher.page.goto(`${stack.url}/activites/${activity.id}`);
-      await expect(teacher.page.getByText("Alice Martin").first()).toBeVisible();
-      await teacher.page.goto(`${stack.url}/copies/${copyId}`);
-      const stop = teacher.page.getByRole("button", { name: "Arrêter le serveur" });
-      await expect(stop).toBeVisible({ timeout: 30_000 });
-      const t0 = Date.now();
-      await stop.click();
-      await expect(teacher.page.getByRole("button", { name: "Ouvrir la copie en direct" })).toBeVisible({ timeout: 20_000 });
-      const stopMs = Date.now() - t0;
-      console.log(`[stop-guard ${backend}] teacher's stop with an open unsaved page: ${stopMs} ms`);
+      await teacherStops(browser, stack, activity, copyId, backend);
 
       expect(diskHas(stack, copyId, typed)).toBe(true);
       await expectStoppedPage(alice.page, stack, copyId, "Votre professeur a arrêté votre carnet.");
-      await Promise.all([alice.ctx.close(), teacher.ctx.close()]);
+      await alice.ctx.close();
+    });
+
+    test("(e) a .py module open in Jupyter's text editor, typed in, not saved: the teacher's stop saves it", async ({ browser }) => {
+      const activity = await createActivity(stack, teacherPat, `Module dans l'éditeur (${backend})`);
+      const alice = await signIn(browser, stack, "alice");
+      const copyId = await openNotebook(alice.page, activity);
+      // The student makes a module next to her notebook (Jupyter's own contents API, from her page), then opens it
+      // in Jupyter's text editor.
+      const original = "def moyenne(notes):\n    return sum(notes) / len(notes)\n";
+      await alice.page.evaluate(async (content) => {
+        const J = (window as unknown as { Jupyter: { notebook: { contents: { save(p: string, m: unknown): Promise<unknown> } } } }).Jupyter;
+        await J.notebook.contents.save("outils.py", { type: "file", format: "text", content });
+      }, original);
+      const file = path.join(path.dirname(copyNotebookFile(stack, copyId)), "outils.py");
+      expect(fs.readFileSync(file, "utf8")).toBe(original);
+      const base = new URL(alice.page.url()).pathname.split("/").slice(0, 3).join("/");
+      await alice.page.goto(new URL(`${base}/edit/outils.py`, alice.page.url()).href);
+      await alice.page.waitForFunction(() => (window as unknown as EditorWindow).Jupyter?.editor?.save_enabled === true, null, { timeout: 60_000 });
+      await expect(alice.page.locator(".CodeMirror")).toContainText("def moyenne");
+
+      const typed = `ecart_${backend} = 12  # tapé sans enregistrer`;
+      await alice.page.locator(".CodeMirror").click();
+      await alice.page.keyboard.press("Control+End");
+      await alice.page.keyboard.type(typed);
+      await expect(alice.page.locator(".CodeMirror")).toContainText(typed);
+      expect(await alice.page.evaluate(() => { const ed = (window as unknown as EditorWindow).Jupyter!.editor!; return ed.codemirror.isClean(ed.generation); })).toBe(false);
+      expect(fs.readFileSync(file, "utf8")).not.toContain(typed);
+
+      await teacherStops(browser, stack, activity, copyId, `${backend}, text editor`);
+
+      // On disk: the module with the typed line, the rest of it intact.
+      const after = fs.readFileSync(file, "utf8");
+      expect(after).toContain(typed);
+      expect(after.startsWith(original)).toBe(true);
+      await expectStoppedPage(alice.page, stack, copyId, "Votre professeur a arrêté votre carnet.");
+      await alice.ctx.close();
     });
 
     if (backend === "docker") return;

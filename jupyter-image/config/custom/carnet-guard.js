@@ -2,7 +2,8 @@
 // custom.js on every page of the copy's own origin. It long-polls the proxy's <base_url>_carnet/events (answered by
 // Carnet's proxy, never by Jupyter) and:
 //   - before a stop (teacher, culling, deadline, quota, admin, the student's own stop), saves the notebook with
-//     Jupyter's own API, then tells the proxy (POST _carnet/events/saved), which lets the stop go on;
+//     Jupyter's own API, or on the text editor's page (/edit/: a .py, a .csv) the file with the editor's own save,
+//     then tells the proxy (POST _carnet/events/saved), which lets the stop go on;
 //   - after the stop, shows in French why, with « Retour à ma copie », instead of Jupyter's English dialogs;
 //   - for anyone but the copy's student (the teacher), shows « Lecture seule — la copie de … », whether the student
 //     has the notebook open now, disables autosave and the kernel, and offers « Modifier quand même ».
@@ -55,12 +56,26 @@ define(["jquery", "base/js/namespace", "base/js/events", "base/js/dialog"], func
       });
     };
   }
+  // The text editor's page (nbclassic's /edit/<path>) has no notebook: its edit/js/main.js sets Jupyter.editor (an
+  // edit/js/editor Editor: save(check_last_modified), save_enabled, codemirror, generation), after custom.js is
+  // asked for, so it is looked up when needed, never kept from load time.
+  function textEditor() {
+    var ed = Jupyter && Jupyter.editor;
+    return ed && ed.codemirror && typeof ed.save === "function" ? ed : null;
+  }
   function applyReadOnly() {
-    if (!nb || !state.view || !state.view.readOnly) return;
+    if (!state.view || !state.view.readOnly) return;
+    var ed = textEditor();
+    if (ed) ed.save_enabled = false; // the proxy refuses the save anyway; no English error for the teacher
+    if (!nb) return;
     nb.writable = false;
     if (typeof nb.set_autosave_interval === "function") nb.set_autosave_interval(0);
   }
   events.on("notebook_loaded.Notebook", function () {
+    first.then(applyReadOnly);
+  });
+  // The editor enables its save once the file is loaded (Editor.load): after that, for a viewer, off again.
+  events.on("file_loaded.Editor", function () {
     first.then(applyReadOnly);
   });
 
@@ -145,6 +160,8 @@ define(["jquery", "base/js/namespace", "base/js/events", "base/js/dialog"], func
       if (typeof nb.set_autosave_interval === "function") nb.set_autosave_interval(0);
       if (proto) proto.save_notebook = function () { return Promise.resolve(); };
     }
+    var ed = textEditor();
+    if (ed) ed.save_enabled = false; // Ctrl+S after the stop: nothing to reach (and no "unsaved changes" prompt on leaving)
     var message = (notice && notice.message) || "Le serveur de ce carnet s'est arrêté.";
     var own = state.view && state.view.role === "student";
     showOverlay(own ? "Carnet arrêté" : "Carnet de l'élève arrêté", message, detail);
@@ -184,10 +201,26 @@ define(["jquery", "base/js/namespace", "base/js/events", "base/js/dialog"], func
 
   // ---------- saving before a stop ----------
   function saveNow() {
-    if (!nb || !nb._fully_loaded || !nb.writable || (state.view && state.view.readOnly)) return Promise.resolve(true);
+    if (state.view && state.view.readOnly) return Promise.resolve(true);
+    return Promise.all([saveNotebook(), saveTextEditor()]).then(function (oks) { return oks[0] && oks[1]; });
+  }
+  function saveNotebook() {
+    if (!nb || !nb._fully_loaded || !nb.writable) return Promise.resolve(true);
     if (!nb.dirty) return Promise.resolve(true);
     // The student's open page wins: no "changed on disk" question while the server is about to go.
     return Promise.resolve(nb.save_notebook(false)).then(function () { return true; }, function () { return false; });
+  }
+  function saveTextEditor() {
+    var ed = textEditor();
+    // save_enabled is false until the file loaded (and after a load error: the buffer is then an error text).
+    if (!ed || !ed.save_enabled) return Promise.resolve(true);
+    if (ed.codemirror.isClean(ed.generation)) return Promise.resolve(true);
+    // save(false): the open page wins, no "File changed on disk" dialog (whose promise would never settle).
+    try {
+      return Promise.resolve(ed.save(false)).then(function () { return true; }, function () { return false; });
+    } catch (err) {
+      return Promise.resolve(false);
+    }
   }
 
   function acknowledge(id, ok) {
