@@ -10,8 +10,8 @@ import { newId } from "../ids";
 import { AppError, notFound } from "../errors";
 import { copyDir, removeDir, versionDir } from "../storage";
 import { normalizeShareCode } from "../activities/share-code";
-import type { User } from "../generated/prisma/client";
-import { giveStableIds } from "../history/copy-ids";
+import type { Copy, User } from "../generated/prisma/client";
+import { notebookWithIds } from "../history/copy-ids";
 import { refreshSaveTimes } from "./save-times";
 import { assertMayOpen, assertStudentMayView } from "../grading/window";
 import { claimSlot, notePoolMiss, type ClaimActivity } from "../servers/pool";
@@ -27,9 +27,15 @@ export async function activityByCode(code: string) {
   return a;
 }
 
-/** Returns the caller's copy for the activity with this share code, creating it (files and row) if needed. */
-export async function openCopy(user: User, code: string) {
-  const a = await activityByCode(code);
+/** `warm`: the copy was just made in a warm pool slot and its server is running (nothing to check or start). */
+export type OpenedCopy = { copy: Copy; created: boolean; warm?: true };
+
+/**
+ * Returns the caller's copy for the activity with this share code, creating it (files and row) if needed. `known`:
+ * the activity activityByCode(code) just gave the caller (the share link's page asks it first), not asked again.
+ */
+export async function openCopy(user: User, code: string, known?: Awaited<ReturnType<typeof activityByCode>>): Promise<OpenedCopy> {
+  const a = known && known.code === normalizeShareCode(code) ? known : await activityByCode(code);
   const existing = await db().copy.findUnique({ where: { activityId_studentId: { activityId: a.id, studentId: user.id } } });
   // The access window (server/grading/window.ts): no new copy outside it; a locked one is not even viewable.
   if (a.ownerId !== user.id && user.role !== "ADMIN") assertMayOpen(a, existing);
@@ -39,7 +45,7 @@ export async function openCopy(user: User, code: string) {
   const running = inflight.get(key);
   if (running) {
     await running.catch(() => undefined);
-    return openCopy(user, code);
+    return openCopy(user, code, a);
   }
   const p = createCopy({ id: a.id, ownerId: a.ownerId, allowNetwork: a.allowNetwork }, a.currentVersion!, user.id);
   inflight.set(key, p);
@@ -52,12 +58,42 @@ export async function openCopy(user: User, code: string) {
 
 type Version = { id: string; number: number; notebookPath: string };
 
+/**
+ * The notebook bytes every new copy of a version gets (stable cell ids given), by version id: a version's files never
+ * change, so a class of 35 parses and serialises its notebook once, not 35 times. Checked against the file's size and
+ * mtime all the same; bounded (entries and bytes).
+ */
+const withIds = new Map<string, { size: number; mtimeMs: number; bytes: Buffer }>();
+const WITH_IDS_MAX_ENTRIES = 16;
+const WITH_IDS_MAX_BYTES = 64 * 1024 * 1024;
+
+async function notebookBytesFor(file: string, versionId: string): Promise<Buffer> {
+  const st = await fs.stat(file);
+  const hit = withIds.get(versionId);
+  if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.bytes;
+  // Cells without ids get stable ones, so that a teacher's update can later be merged cell by cell (docs/history.md).
+  const bytes = notebookWithIds(await fs.readFile(file), versionId);
+  withIds.delete(versionId);
+  withIds.set(versionId, { size: st.size, mtimeMs: st.mtimeMs, bytes });
+  let total = 0;
+  for (const v of withIds.values()) total += v.bytes.length;
+  for (const [k, v] of withIds) {
+    if (withIds.size <= WITH_IDS_MAX_ENTRIES && total <= WITH_IDS_MAX_BYTES) break;
+    withIds.delete(k);
+    total -= v.bytes.length;
+  }
+  return bytes;
+}
+
 /** The version's files into `dir` (which may exist, empty: a warm pool slot's folder), cells given stable ids. */
 async function writeCopyFiles(activityId: string, version: Version, dir: string): Promise<void> {
   await fs.mkdir(path.dirname(dir), { recursive: true });
-  await fs.cp(versionDir(activityId, version.number), dir, { recursive: true, errorOnExist: true, force: false });
-  // Cells without ids get stable ones, so that a teacher's update can later be merged cell by cell (docs/history.md).
-  await giveStableIds(path.join(dir, version.notebookPath), version.id);
+  const src = versionDir(activityId, version.number);
+  const srcNotebook = path.join(src, version.notebookPath);
+  const bytes = await notebookBytesFor(srcNotebook, version.id);
+  // Everything but the notebook as it is, then the notebook with its ids (a new file: "wx" follows no link).
+  await fs.cp(src, dir, { recursive: true, errorOnExist: true, force: false, filter: (from: string) => from !== srcNotebook });
+  await fs.writeFile(path.join(dir, version.notebookPath), bytes, { flag: "wx" });
 }
 
 /**
@@ -84,7 +120,12 @@ async function createCopy(activity: ClaimActivity, version: Version, studentId: 
       }
     },
   ).catch(() => ({ kind: "failed" }) as const); // the pool destroyed the slot: the copy is made the usual way
-  if (warm.kind === "claimed") return { copy: warm.copy, created: true };
+  if (warm.kind === "claimed") {
+    // Bound to its slot (its server row says running): the share link goes straight to the notebook. A slot whose
+    // binding failed left no row: the copy's server starts cold when its page asks.
+    const row = await db().jupyterServer.findUnique({ where: { copyId: warm.copy.id }, select: { status: true } });
+    return { copy: warm.copy, created: true, ...(row?.status === "running" ? { warm: true as const } : {}) };
+  }
   if (warm.kind === "lost") {
     const copy = await theirs();
     if (copy) return { copy, created: false };

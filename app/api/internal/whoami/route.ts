@@ -1,7 +1,6 @@
 import { refuseWithoutInternalSecret } from "@/server/internal";
 import { userIdForToken } from "@/server/auth/tokens";
 import { currentSessionVersion } from "@/server/auth/session-version";
-import { activeUser } from "@/server/users";
 import { ensureMigrated } from "@/server/db";
 
 export const dynamic = "force-dynamic";
@@ -27,8 +26,8 @@ export async function POST(req: Request) {
     const current = await currentSessionVersion(userId);
     return current !== null && current === sv ? Response.json({ userId }) : unauthenticated();
   }
+  // userIdForToken reads the token with its user and refuses a disabled one: no second read of the user.
   const userId = typeof body.token === "string" ? await userIdForToken(body.token) : null;
-  const user = userId ? await activeUser(userId) : null;
-  if (!user) return unauthenticated();
-  return Response.json({ userId: user.id });
+  if (!userId) return unauthenticated();
+  return Response.json({ userId });
 }
