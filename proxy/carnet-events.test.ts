@@ -17,7 +17,7 @@ import type { ProxyConfig } from "./config";
 import { notebookOrigin, parseNotebookSite } from "./hosts";
 import { startProxy, type ProxyHandle } from "./server";
 import { MAX_TABS_PER_USER } from "./carnet-events";
-import { freePort, loopFetch, NOTEBOOK, openWs, StandInPortal, startJupyter, startRecordingUpstream, waitFor, type JupyterHandle } from "./test-helpers";
+import { loopFetch, NOTEBOOK, onFreePort, openWs, StandInPortal, startJupyter, startRecordingUpstream, waitFor, type JupyterHandle } from "./test-helpers";
 
 const PROXY_SECRET = crypto.randomBytes(32).toString("base64url");
 const JUPYTER_TOKEN = crypto.randomBytes(24).toString("hex");
@@ -97,28 +97,31 @@ function routeA() {
 
 beforeAll(async () => {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "carnet-events-data-"));
-  const [publicPort, internalPort] = [await freePort(), await freePort()];
-  base = `http://127.0.0.1:${publicPort}`;
-  portal = new StandInPortal(internalPort, PROXY_SECRET, { [TEACHER_PAT]: "teacher" });
+  // The stand-in portal on a port of its own choosing; the proxy's public port must be known before its config (the
+  // origins derive from it): picked free, and picked again if taken before the proxy binds it.
+  portal = new StandInPortal(0, PROXY_SECRET, { [TEACHER_PAT]: "teacher" });
   for (const u of ["studentA", "studentB", "teacher"]) portal.versions.set(u, 1);
   await portal.start();
   [jupyter, other] = await Promise.all([startJupyter({ baseUrl: PA, token: JUPYTER_TOKEN, files: { "devoir.ipynb": NOTEBOOK } }), startRecordingUpstream(OTHER_TOKEN)]);
-  const notebookSite = parseNotebookSite(undefined, base);
-  const config: ProxyConfig = {
-    port: publicPort,
-    host: "127.0.0.1",
-    internalPort,
-    apiPort: 0,
-    proxySecret: PROXY_SECRET,
-    publicUrl: base,
-    notebookSite,
-    portalFramable: false,
-    dataDir,
-    logLevel: "silent",
-  };
-  nbA = notebookOrigin(notebookSite, A);
-  nbB = notebookOrigin(notebookSite, B);
-  proxy = await startProxy(config);
+  proxy = await onFreePort((publicPort) => {
+    base = `http://127.0.0.1:${publicPort}`;
+    const notebookSite = parseNotebookSite(undefined, base);
+    const config: ProxyConfig = {
+      port: publicPort,
+      host: "127.0.0.1",
+      internalPort: portal.port,
+      apiPort: 0,
+      proxySecret: PROXY_SECRET,
+      publicUrl: base,
+      notebookSite,
+      portalFramable: false,
+      dataDir,
+      logLevel: "silent",
+    };
+    nbA = notebookOrigin(notebookSite, A);
+    nbB = notebookOrigin(notebookSite, B);
+    return startProxy(config);
+  });
   client = new ProxyClient({ apiUrl: `http://127.0.0.1:${proxy.ports.api}`, secret: PROXY_SECRET, retries: 0 });
   await client.addRoute(PA, routeA());
   await client.addRoute(PB, { target: `http://127.0.0.1:${other.port}`, token: OTHER_TOKEN, copyId: B, users: ["studentB", "teacher"] });

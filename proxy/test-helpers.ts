@@ -10,7 +10,7 @@ import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import type { Socket, LookupFunction } from "node:net";
+import type { AddressInfo, Socket, LookupFunction } from "node:net";
 import crypto from "node:crypto";
 import { WebSocketServer, WebSocket } from "ws";
 
@@ -80,6 +80,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Starts something on a port picked by freePort(), and again on a new one if it was taken in between (the `start`
+ * rejects with EADDRINUSE, as startProxy and StandInPortal.start do): a port checked free is not reserved.
+ */
+export async function onFreePort<T>(start: (port: number) => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException)?.code !== "EADDRINUSE" || i >= attempts) throw err;
+    }
+  }
+}
+
+/** What Jupyter (port_retries=0) prints when its port is taken. */
+const JUPYTER_PORT_TAKEN = /already in use|port \d+ is not available|Errno 98|EADDRINUSE/i;
+
 export interface JupyterHandle {
   pid: number;
   port: number;
@@ -97,7 +115,23 @@ export async function startJupyter(opts: { baseUrl: string; token: string; files
   const rootDir = path.join(home, "work");
   await fs.mkdir(rootDir);
   for (const [name, content] of Object.entries(opts.files ?? {})) await fs.writeFile(path.join(rootDir, name), content);
-  const port = await freePort();
+  // The port is checked free here and bound by Jupyter a second later: when another process took it in between,
+  // Jupyter exits saying so, and starts again on a new one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startJupyterOn(await freePort(), home, rootDir, opts);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt >= 4) {
+        await fs.rm(home, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startJupyterOn(port: number, home: string, rootDir: string, opts: { baseUrl: string; token: string }): Promise<JupyterHandle> {
   // A clean environment: Debian's python3 first, nothing of ours (no secrets) inherited.
   const env: Record<string, string> = {
     PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -137,12 +171,11 @@ export async function startJupyter(opts: { baseUrl: string; token: string; files
       const res = await fetch(`${url}${opts.baseUrl}api/status`, { headers: { authorization: `token ${opts.token}` } });
       return res.status === 200;
     }, "jupyter to answer", 30_000).then((r) => {
-      if (r === "exited") throw new Error(`jupyter exited: ${stderr}`);
+      if (r === "exited") throw JUPYTER_PORT_TAKEN.test(stderr) ? new PortTaken(`port ${port} taken: ${stderr}`) : new Error(`jupyter exited: ${stderr}`);
     });
   } catch (err) {
     child.kill("SIGKILL");
     await exited;
-    await fs.rm(home, { recursive: true, force: true });
     throw err;
   }
   return {
@@ -187,8 +220,9 @@ export class StandInPortal {
     return code;
   }
 
+  /** `port` 0: a free one, known after start() (see onFreePort for a port that must be chosen before). */
   constructor(
-    readonly port: number,
+    public port: number,
     private readonly proxySecret: string,
     private readonly pats: Record<string, string>,
   ) {}
@@ -263,6 +297,7 @@ export class StandInPortal {
       server.once("error", reject);
       server.listen(this.port, "127.0.0.1", () => resolve());
     });
+    this.port = (server.address() as AddressInfo).port;
     this.server = server;
     this.wss = wss;
   }
