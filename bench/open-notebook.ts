@@ -19,7 +19,7 @@ import { chromium, type Browser } from "@playwright/test";
 import { startStack, type Stack } from "../e2e/stack";
 import { serverIdOf } from "../server/servers/server-id";
 import { createActivity, notebookBytes, PASSWORD, serverStatus, stopAllServers, teardown, waitFor } from "../server/servers/live-test-helpers";
-import { CHROMIUM_ARGS, hubWhyNot, median, rssTreeMb, signedInPage, startHub, usable, type Hub } from "./support";
+import { CHROMIUM_ARGS, hubWhyNot, median, rssTreeMb, signedInPage, startHub, treeOf, usable, type Hub } from "./support";
 
 const N = Number(process.env.BENCH_N ?? 5);
 
@@ -28,9 +28,24 @@ interface Row {
   cold: number[];
   warm: number[];
   memMb: number[];
+  /** The same tree's PSS (shared pages divided among the processes sharing them, /proc/<pid>/smaps_rollup). */
+  pssMb: number[];
   /** What the portal itself reports (cgroup anonymous memory), for comparison. */
   cgroupMb: number[];
   why?: string;
+}
+
+/** PSS of `pid` and its descendants: what the machine holds for them (a shared library counted once overall). */
+function pssTreeMb(pid: number): number {
+  let kb = 0;
+  for (const p of treeOf(pid)) {
+    try {
+      kb += Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return kb / 1024;
 }
 
 async function timed(fn: () => Promise<void>): Promise<number> {
@@ -40,7 +55,7 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 }
 
 async function benchCarnet(browser: Browser, backend: "local" | "docker"): Promise<Row> {
-  const row: Row = { name: `Carnet ${backend}`, cold: [], warm: [], memMb: [], cgroupMb: [] };
+  const row: Row = { name: `Carnet ${backend}`, cold: [], warm: [], memMb: [], pssMb: [], cgroupMb: [] };
   const env: Record<string, string> = { CARNET_SPAWNER: backend, LOG_LEVEL: "info" };
   if (backend === "docker") {
     let host = process.env.DOCKER_HOST;
@@ -68,7 +83,9 @@ async function benchCarnet(browser: Browser, backend: "local" | "docker"): Promi
       row.cold.push(await timed(async () => (await page.goto(activity.shareUrl), await usable(page, nbUrl))));
       const copyId = new URL(page.url()).pathname.split("/")[2]!;
       // Same measure for every column: resident memory of the server's process tree (ps), kernel included.
-      row.memMb.push(rssTreeMb(serverPid(stack, backend, copyId, env.DOCKER_HOST)));
+      const pid = serverPid(stack, backend, copyId, env.DOCKER_HOST);
+      row.memMb.push(rssTreeMb(pid));
+      row.pssMb.push(pssTreeMb(pid));
       row.cgroupMb.push((await waitFor("memory", async () => (await serverStatus(stack!, pat, copyId)).memoryMb)) ?? NaN);
       const page2 = await page.context().newPage();
       await page.close();
@@ -97,7 +114,7 @@ function serverPid(stack: Stack, backend: "local" | "docker", copyId: string, do
 }
 
 async function benchHub(browser: Browser): Promise<Row> {
-  const row: Row = { name: "JupyterHub 3.0 (peer)", cold: [], warm: [], memMb: [], cgroupMb: [] };
+  const row: Row = { name: "JupyterHub 3.0 (peer)", cold: [], warm: [], memMb: [], pssMb: [], cgroupMb: [] };
   const why = hubWhyNot();
   if (why) return { ...row, why };
   const nb = notebookBytes();
@@ -117,6 +134,7 @@ async function benchHub(browser: Browser): Promise<Row> {
       const pid = h.serverPid(username);
       if (!pid) throw new Error(`no single-user server found for ${username}`);
       row.memMb.push(rssTreeMb(pid));
+      row.pssMb.push(pssTreeMb(pid));
       const page2 = await page.context().newPage();
       await page.close();
       row.warm.push(await timed(async () => (await page2.goto(link), await usable(page2, nbUrl))));
@@ -156,15 +174,16 @@ async function main() {
   const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a) ? `×${(a / b).toFixed(2)}` : "");
   console.log(`\nOpening a share link to a usable notebook (classic UI loaded, kernel connected, 1+1 = 2), Chromium, median of ${N}`);
   console.log(`machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.release()}, ${new Date().toISOString().slice(0, 10)}\n`);
-  const head = ["", "cold (server not running)", "warm (server running)", "memory per student server*"];
+  const head = ["", "cold (server not running)", "warm (server running)", "memory per student server*", "its PSS**"];
   const lines = rows.map((r) =>
     r.why && !r.cold.length
-      ? [r.name, `not measured: ${r.why}`, "", ""]
+      ? [r.name, `not measured: ${r.why}`, "", "", ""]
       : [
           r.name,
           `${fmt(median(r.cold), "s")} ${ref && r !== ref ? ratio(median(r.cold), median(ref.cold)) : ""}`.trim(),
           `${fmt(median(r.warm), "s")} ${ref && r !== ref ? ratio(median(r.warm), median(ref.warm)) : ""}`.trim(),
           `${fmt(median(r.memMb), "MiB", 0)} ${ref && r !== ref ? ratio(median(r.memMb), median(ref.memMb)) : ""}`.trim(),
+          `${fmt(median(r.pssMb), "MiB", 0)} ${ref && r !== ref ? ratio(median(r.pssMb), median(ref.pssMb)) : ""}`.trim(),
         ],
   );
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
@@ -173,8 +192,9 @@ async function main() {
   console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
   for (const l of lines) pr(l);
   console.log(`\n* the server and its kernel after 1+1: resident memory of the process tree (ps RSS, shared pages counted in each). Ratios are to JupyterHub (lower is better).`);
+  console.log(`** the same processes' PSS (smaps_rollup): shared pages (python's and the libraries' code, shared with every other python on the machine) divided among the processes mapping them; fairer to the side whose pages others share, printed beside RSS, which stays the headline figure.`);
   for (const r of rows) if (r.why && r.cold.length) console.log(`note: ${r.name}: ${r.why}`);
-  for (const r of rows) if (r.cold.length) console.log(`raw ${r.name}: cold ${r.cold.map((x) => x.toFixed(2)).join(" ")} s; warm ${r.warm.map((x) => x.toFixed(2)).join(" ")} s; memory ${r.memMb.map((x) => x.toFixed(0)).join(" ")} MiB${r.cgroupMb.length ? ` (portal's cgroup figure: ${r.cgroupMb.map((x) => x.toFixed(0)).join(" ")} MiB)` : ""}`);
+  for (const r of rows) if (r.cold.length) console.log(`raw ${r.name}: cold ${r.cold.map((x) => x.toFixed(2)).join(" ")} s; warm ${r.warm.map((x) => x.toFixed(2)).join(" ")} s; memory ${r.memMb.map((x) => x.toFixed(0)).join(" ")} MiB (PSS ${r.pssMb.map((x) => x.toFixed(0)).join(" ")})${r.cgroupMb.length ? ` (portal's cgroup figure: ${r.cgroupMb.map((x) => x.toFixed(0)).join(" ")} MiB)` : ""}`);
 }
 
 main().then(

@@ -38,8 +38,10 @@ const { values: args } = parseArgs({
     servers: { type: "string", default: "5" },
     only: { type: "string", default: "carnet,hub" },
     settle: { type: "string", default: "60" },
-    // --variant 'label=<portal node flags>|<proxy node flags>': one more Carnet column with those flags
-    // (CARNET_PORTAL_NODE_FLAGS / CARNET_PROXY_NODE_FLAGS), e.g. --variant 'lean=--max-semi-space-size=4|'.
+    // --variant 'label=<portal node flags>|<proxy node flags>[|<NAME=value ...>]': one more Carnet column with those
+    // flags (CARNET_PORTAL_NODE_FLAGS / CARNET_PROXY_NODE_FLAGS; an empty part is no flag at all, "-" keeps the
+    // defaults) and that environment for the supervisor and its children, e.g.
+    // --variant 'lean=--max-semi-space-size=4|' or --variant 'arenas=-|-|MALLOC_ARENA_MAX=1'.
     variant: { type: "string", multiple: true, default: [] },
   },
 });
@@ -221,11 +223,12 @@ async function page(stack: Stack, p: string, cookie: string): Promise<void> {
   if (res.status !== 200) throw new Error(`GET ${p}: ${res.status}`);
 }
 
-async function carnetColumn(label?: string, portalFlags?: string, proxyFlags?: string): Promise<Column> {
+async function carnetColumn(label?: string, portalFlags?: string, proxyFlags?: string, extraEnv: Record<string, string> = {}): Promise<Column> {
   const col: Column = { name: `Carnet (local backend)${label ? `, ${label}` : ""}`, snapshots: [], timings: {} };
   const flagEnv: Record<string, string> = {
-    ...(portalFlags !== undefined ? { CARNET_PORTAL_NODE_FLAGS: portalFlags } : {}),
-    ...(proxyFlags !== undefined ? { CARNET_PROXY_NODE_FLAGS: proxyFlags } : {}),
+    ...(portalFlags !== undefined && portalFlags !== "-" ? { CARNET_PORTAL_NODE_FLAGS: portalFlags } : {}),
+    ...(proxyFlags !== undefined && proxyFlags !== "-" ? { CARNET_PROXY_NODE_FLAGS: proxyFlags } : {}),
+    ...extraEnv,
   };
   let stack: Stack | undefined;
   let teacherPat: string | undefined;
@@ -444,8 +447,9 @@ async function main() {
   if (only.has("carnet")) cols.push(await carnetColumn());
   for (const v of args.variant ?? []) {
     const [label, flags = ""] = v.split(/=(.*)/s);
-    const [portal = "", proxy = ""] = flags.split("|");
-    cols.push(await carnetColumn(label, portal, proxy));
+    const [portal = "", proxy = "", envPart = ""] = flags.split("|");
+    const extraEnv = Object.fromEntries(envPart.split(/\s+/).filter(Boolean).map((kv) => kv.split(/=(.*)/s).slice(0, 2) as [string, string]));
+    cols.push(await carnetColumn(label, portal, proxy, extraEnv));
   }
   if (only.has("hub")) cols.push(await hubColumn());
   console.log(`\nThe platform's own memory (not the students' servers): ${N} students, ${S} of them with a running server`);

@@ -31,7 +31,9 @@ else
   listen="--ServerApp.ip=$CARNET_IP --ServerApp.port=$CARNET_PORT --ServerApp.port_retries=0"
 fi
 
+# Carnet's sitecustomize.py for the server alone (it removes PYTHONPATH at once: kernels never see it), run before
+# Jupyter imports anything (data/carnet-server/, docs/operations.md "Weight").
 # shellcheck disable=SC2086 # $listen is a list of words on purpose
-exec /usr/bin/python3 /usr/bin/jupyter-nbclassic --no-browser $listen \
+PYTHONPATH="$JUPYTER_DATA_DIR/carnet-server" exec /usr/bin/python3 /usr/bin/jupyter-nbclassic --no-browser $listen \
   --ServerApp.base_url="$CARNET_BASE_URL" \
   --ServerApp.root_dir="$CARNET_ROOT_DIR"

@@ -177,10 +177,16 @@ describe.each([
       const html = await page.text();
       expect(page.status).toBe(200);
       for (const id of ["download_html", "download_pdf", "download_script", "download_markdown", "download_notebook", "download_webpdf"]) expect(html).toContain(`id="${id}"`);
-      if (isRoot) expect(mappedFiles(await hostPid(spawner))).not.toMatch(/lxml/);
+      // Nor GObject introspection (send2trash's GIO back-end, refused by Carnet's sitecustomize.py in the server).
+      if (isRoot) expect(mappedFiles(await hostPid(spawner))).not.toMatch(/lxml|libgio|_gi\./);
       const dl = await jupyterFetch(t, "GET", "nbconvert/markdown/menu.ipynb?download=true");
       expect(dl.status).toBe(200);
       expect(await dl.text()).toContain("# Titre");
+      // Deleting still works (send2trash without GIO), and the kernel never sees the server's PYTHONPATH.
+      expect((await jupyterFetch(t, "DELETE", "api/contents/menu.ipynb")).status).toBe(204);
+      expect((await jupyterFetch(t, "GET", "api/contents/menu.ipynb")).status).toBe(404);
+      const env = await execute(t, kernel, "import os, sys\nprint(os.environ.get('PYTHONPATH'), any('carnet-server' in p for p in sys.path))");
+      expect(env.stdout.trim()).toBe("None False");
     });
 
     it.skipIf(!isRoot)("the server and its kernel never loaded debugpy (no pydevd extension mapped in any of their processes)", async () => {

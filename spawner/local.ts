@@ -168,6 +168,9 @@ export class LocalSpawner implements Spawner {
       IPYTHONDIR: path.join(home, ".ipython"),
       MPLCONFIGDIR: path.join(home, ".config/matplotlib"),
       PYTHONNOUSERSITE: "1",
+      // Carnet's sitecustomize.py for the server alone (it removes this variable at once: kernels never see it), run
+      // before Jupyter imports anything: jupyter-image/data/carnet-server/ and docs/operations.md, "Weight".
+      PYTHONPATH: path.join(jupyterDirs.dataDir, "carnet-server"),
       // The server imports distutils without setuptools and pkg_resources (about 90 ms of each start's CPU); Carnet's
       // Jupyter config removes it again before any kernel starts (jupyter-image/config/jupyter_server_config.py).
       SETUPTOOLS_USE_DISTUTILS: "stdlib",
