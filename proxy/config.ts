@@ -30,6 +30,8 @@ const schema = z.object({
   CARNET_COOKIE_SAMESITE: z.enum(["lax", "strict", "none"]).default("lax"),
   CARNET_DATA_DIR: z.string().min(1).default("./data"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  CARNET_JUPYTER_FILES_DIR: z.string().min(1).optional(),
+  CARNET_PROXY_STATIC_FILES: z.enum(["on", "off"]).default("on"),
 });
 
 /** The parsed configuration that startProxy() takes. Ports may be 0 (pick a free port; see ProxyHandle.ports). */
@@ -53,6 +55,13 @@ export interface ProxyConfig {
   /** Absolute data directory; routes live in <dataDir>/proxy/routes.json. */
   dataDir: string;
   logLevel: string;
+  /**
+   * The notebook page's static files answered by the proxy from root-owned files (proxy/static.ts; default on;
+   * CARNET_PROXY_STATIC_FILES=off sends them to each student's Jupyter as before).
+   */
+  staticFiles?: boolean;
+  /** Carnet's Jupyter files (custom.js…): CARNET_JUPYTER_FILES_DIR, else <cwd>/jupyter-image, as the spawner reads them. */
+  jupyterFilesDir?: string;
 }
 
 export class ProxyConfigError extends Error {
@@ -97,5 +106,7 @@ export function parseProxyConfig(source: Record<string, string | undefined> = pr
     portalFramable: e.CARNET_COOKIE_SAMESITE === "none",
     dataDir: path.resolve(e.CARNET_DATA_DIR),
     logLevel: e.LOG_LEVEL,
+    staticFiles: e.CARNET_PROXY_STATIC_FILES === "on",
+    jupyterFilesDir: path.resolve(e.CARNET_JUPYTER_FILES_DIR ?? path.join(process.cwd(), "jupyter-image")),
   };
 }

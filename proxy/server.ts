@@ -15,6 +15,7 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { pipeline } from "node:stream";
 import crypto from "node:crypto";
+import path from "node:path";
 import { createProxyServer } from "http-proxy-3";
 import { createApiHandler } from "./api";
 import { bearerToken, cookieValues, isSameOrigin, PortalAuth, stripCarnetCookies, type Identity } from "./auth";
@@ -36,6 +37,7 @@ import { SessionStore, type NbSession } from "./sessions";
 import { createCarnetInfo } from "./carnet-info";
 import { COPY_ID_RE } from "./types";
 import { CarnetEvents } from "./carnet-events";
+import { StaticFiles } from "./static";
 
 export interface ProxyHandle {
   /** The ports actually bound (useful when the config asked for port 0). */
@@ -78,6 +80,9 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
   const cookies = cookieRules(site);
   // Stop notices, save acknowledgements, read-only viewers (proxy/carnet-events.ts).
   const events = new CarnetEvents({ store, log, originOf: (id) => notebookOrigin(site, id), publicUrl: config.publicUrl });
+  // The page's static files from root-owned files on disk, not from the student's server (proxy/static.ts).
+  const staticFiles =
+    config.staticFiles === false ? undefined : new StaticFiles({ log, jupyterFilesDir: config.jupyterFilesDir ?? path.join(process.cwd(), "jupyter-image") });
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, timeout: 60_000 });
   // Two proxies: the portal's responses go through untouched; Jupyter's are rewritten (token masking, headers).
@@ -316,6 +321,10 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
     // A teacher's read-only view, a passed deadline: no write reaches Jupyter.
     if (events.refuse(req, res, caller, route)) return;
     if (caller.session) sessions.touch(caller.session);
+    if (staticFiles && (await staticFiles.serve(req, res, rel, rawUrl, route))) {
+      store.touch(route);
+      return;
+    }
     prepareForJupyter(req, route, rawUrl);
     delete req.headers["accept-encoding"]; // identity bodies, so the token can be masked
     routeOf.set(req, { route, rel });
