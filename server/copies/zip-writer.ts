@@ -24,6 +24,8 @@ export interface ZipFile {
   size: number;
   mtime: Date;
   nodeStream(): Readable;
+  /** The whole file (at most `size` bytes) at once, when the source can do better than its stream. */
+  readAll?(): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -233,6 +235,7 @@ async function deflateChunks(raw: Buffer, level: number): Promise<Buffer> {
 }
 
 async function readWhole(file: ZipFile): Promise<Buffer> {
+  if (file.readAll) return file.readAll();
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of file.nodeStream()) {

@@ -217,6 +217,12 @@ export interface OpenedFile extends FileInfo {
   nodeStream(): Readable;
   /** The same as a web stream, for a Response body. */
   webStream(): ReadableStream<Uint8Array>;
+  /**
+   * The whole file at once (at most `size` bytes: fewer if it shrank since it was opened), read from the checked
+   * descriptor with a few large reads, which is then closed. Instead of nodeStream (64 KiB chunks, then a copy):
+   * the teacher's zip reads 40 notebooks this way in about a third of the CPU. Callers bound `size` first.
+   */
+  readAll(): Promise<Buffer>;
   /** Closes the descriptor if no stream was taken. Idempotent. */
   close(): Promise<void>;
 }
@@ -244,6 +250,22 @@ export async function openStreamBelow(root: string, rel: string, o: ReadOptions 
     mtime: st.mtime,
     nodeStream,
     webStream: () => Readable.toWeb(nodeStream()) as ReadableStream<Uint8Array>,
+    readAll: async () => {
+      if (taken) throw new Error("stream already taken");
+      taken = true;
+      try {
+        const buf = Buffer.allocUnsafe(st.size);
+        let n = 0;
+        while (n < st.size) {
+          const { bytesRead } = await fd.read(buf, n, st.size - n, n);
+          if (bytesRead === 0) break;
+          n += bytesRead;
+        }
+        return n === st.size ? buf : buf.subarray(0, n);
+      } finally {
+        await closeQuietly(fd);
+      }
+    },
     close: async () => {
       if (taken) return;
       taken = true;

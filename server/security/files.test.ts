@@ -92,6 +92,18 @@ describe("reading a copy: what the student made is refused, never followed", () 
     expect(JSON.parse(Buffer.concat(chunks).toString()).nbformat).toBe(4);
   });
 
+  it("readAll (the zip's whole-file read) gives at most the size the file had when opened, even as the student writes", async () => {
+    const f = await openStreamBelow(copy, "data/notes.csv");
+    // The student appends a secret-sized tail after the open: not read (the size is the one checked at open).
+    await asStudent(`open("data/notes.csv", "a").write("x" * 100000)`);
+    expect((await f.readAll()).toString()).toBe("a;b\n1;2\n");
+    expect(() => f.nodeStream()).toThrow(/already taken/);
+    // Shrunk after the open: what is left, never stale or uninitialised bytes.
+    const g = await openStreamBelow(copy, "data/notes.csv");
+    await asStudent(`open("data/notes.csv", "w").write("a;")`);
+    expect((await g.readAll()).toString()).toBe("a;");
+  });
+
   it("a symlink to a secret in place of an annex: refused (symlink), nothing of the secret in the error", async () => {
     await asStudent(`import os; os.remove("data/notes.csv"); os.symlink(${JSON.stringify(secretFile)}, "data/notes.csv")`);
     expect(fs.readFileSync(path.join(copy, "data/notes.csv"), "utf8")).toBe(secret); // the naive read leaks
