@@ -9,43 +9,16 @@
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import yauzl from "yauzl";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "@/e2e/stack";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
-import { createActivity, CSV_NAME, NOTEBOOK_NAME, openCopy, PASSWORD, sessionCookie, startServer, teardown } from "../servers/live-test-helpers";
+import { createActivity, CSV_NAME, NOTEBOOK_NAME, openCopy, PASSWORD, sessionCookie, siteDataDir, startServer, teardown, unzipEntries } from "../servers/live-test-helpers";
 
 const run = promisify(execFile);
 const PY = "/usr/bin/python3";
 const STUDENT_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } as Record<string, string> as NodeJS.ProcessEnv;
-
-/** Every entry of a zip, name and bytes. */
-function unzip(buf: Buffer): Promise<{ name: string; data: Buffer }[]> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(buf, { lazyEntries: true, decodeStrings: true }, (err, zip) => {
-      if (err || !zip) return reject(err ?? new Error("no zip"));
-      const out: { name: string; data: Buffer }[] = [];
-      zip.on("entry", (e: yauzl.Entry) => {
-        zip.openReadStream(e, (err2, s) => {
-          if (err2 || !s) return reject(err2 ?? new Error("no stream"));
-          const chunks: Buffer[] = [];
-          s.on("data", (c: Buffer) => chunks.push(c));
-          s.on("end", () => {
-            out.push({ name: e.fileName, data: Buffer.concat(chunks) });
-            zip.readEntry();
-          });
-          s.on("error", reject);
-        });
-      });
-      zip.on("end", () => resolve(out));
-      zip.on("error", reject);
-      zip.readEntry();
-    });
-  });
-}
 
 describe("security: a student's links and special files never make the portal read for her", () => {
   let stack: Stack;
@@ -88,8 +61,7 @@ describe("security: a student's links and special files never make the portal re
 
   beforeAll(async () => {
     // Student servers traverse the data dir to reach their copy: 0711 (enter, not list), as a site's would be.
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "carnet-sec-files-"));
-    fs.chmodSync(dataDir, 0o711);
+    const dataDir = siteDataDir("carnet-sec-files-");
     stack = await startStack({ dataDir });
     await stack.addUser("prof", "teacher", PASSWORD, "Marie Durand");
     await stack.addUser("alice", "student", PASSWORD, "Alice Martin", "2nde 3");
@@ -208,7 +180,7 @@ os.symlink(${JSON.stringify(secretPath)}, "autre-lien.txt")
 s = socket.socket(socket.AF_UNIX); s.bind("prise")`);
     const zipRes = await asProf(`/api/v1/activities/${activityId}/copies.zip`);
     expect(zipRes.status).toBe(200);
-    const entries = await unzip(Buffer.from(await zipRes.arrayBuffer()));
+    const entries = await unzipEntries(Buffer.from(await zipRes.arrayBuffer()));
     const folder = "Alice Martin (2nde 3)";
     expect(entries.length).toBeGreaterThan(3);
     for (const e of entries) {

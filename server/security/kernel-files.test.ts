@@ -11,37 +11,10 @@
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import yauzl from "yauzl";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerEnvOrSkip, startStack, type Stack } from "@/e2e/stack";
-import { createActivity, CSV_NAME, KernelSocket, kernelWsUrl, NOTEBOOK_NAME, openCopy, PASSWORD, sessionCookie, startKernel, startServer, teardown, waitFor } from "../servers/live-test-helpers";
-
-/** Every entry of a zip, name and bytes. */
-function unzip(buf: Buffer): Promise<{ name: string; data: Buffer }[]> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(buf, { lazyEntries: true, decodeStrings: true }, (err, zip) => {
-      if (err || !zip) return reject(err ?? new Error("no zip"));
-      const out: { name: string; data: Buffer }[] = [];
-      zip.on("entry", (e: yauzl.Entry) => {
-        zip.openReadStream(e, (err2, st) => {
-          if (err2 || !st) return reject(err2 ?? new Error("no stream"));
-          const chunks: Buffer[] = [];
-          st.on("data", (c: Buffer) => chunks.push(c));
-          st.on("end", () => {
-            out.push({ name: e.fileName, data: Buffer.concat(chunks) });
-            zip.readEntry();
-          });
-          st.on("error", reject);
-        });
-      });
-      zip.on("end", () => resolve(out));
-      zip.on("error", reject);
-      zip.readEntry();
-    });
-  });
-}
+import { createActivity, CSV_NAME, KernelSocket, kernelWsUrl, NOTEBOOK_NAME, openCopy, PASSWORD, sessionCookie, siteDataDir, startKernel, startServer, teardown, unzipEntries, waitFor } from "../servers/live-test-helpers";
 
 const skipped: Record<string, string> = {};
 const backends = (["local", "docker"] as const).map((b) => ({ backend: b, env: dockerEnvOrSkip(b, "kernel file attacks", (r) => (skipped[b] = r)) }));
@@ -92,8 +65,7 @@ for (const { backend, env } of backends)
     };
 
     beforeAll(async () => {
-      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `carnet-kfiles-${backend}-`));
-      fs.chmodSync(dataDir, 0o711);
+      const dataDir = siteDataDir(`carnet-kfiles-${backend}-`);
       stack = await startStack({ dataDir, env: { ...env!, CARNET_HISTORY_INTERVAL_S: "1" } });
       await stack.addUser("prof", "teacher", PASSWORD, "Marie Durand");
       await stack.addUser("alice", "student", PASSWORD, "Alice Martin", "2nde 3");
@@ -275,7 +247,7 @@ print("ok")`);
       await cell(`open("reponse.txt", "w").write("ma réponse"); print("ok")`); // a regular file: it must be there
       const zip = await get(`/api/v1/activities/${activityId}/copies.zip`, "prof");
       expect(zip.status).toBe(200);
-      const entries = await unzip(Buffer.from(await zip.arrayBuffer()));
+      const entries = await unzipEntries(Buffer.from(await zip.arrayBuffer()));
       const alice = "Alice Martin (2nde 3)/";
       const bob = "Bob Leroy (2nde 3)/";
       expect(entries.find((e) => e.name === `${alice}reponse.txt`)?.data.toString(), entries.map((e) => e.name).join(", ")).toBe("ma réponse");

@@ -5,7 +5,9 @@
  * Nothing here is mocked. Not a test file itself (no `.test.ts`), imported by them.
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
+import yauzl from "yauzl";
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Stack } from "@/e2e/stack";
@@ -309,4 +311,39 @@ export async function teardown(stack: Stack | undefined, teacherPat: string | un
   if (teacherPat) await stopAllServers(stack, teacherPat).catch((err) => console.warn(`stopping servers: ${String(err)}`));
   await stack.stop();
   fs.rmSync(stack.dataDir, { recursive: true, force: true });
+}
+
+/** Every entry of a zip (the teacher's download, a hand-in), name and bytes, read with yauzl. */
+export function unzipEntries(buf: Buffer): Promise<{ name: string; data: Buffer }[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.fromBuffer(buf, { lazyEntries: true, decodeStrings: true }, (err, zip) => {
+      if (err || !zip) return reject(err ?? new Error("no zip"));
+      const out: { name: string; data: Buffer }[] = [];
+      zip.on("entry", (e: yauzl.Entry) => {
+        zip.openReadStream(e, (err2, st) => {
+          if (err2 || !st) return reject(err2 ?? new Error("no stream"));
+          const chunks: Buffer[] = [];
+          st.on("data", (c: Buffer) => chunks.push(c));
+          st.on("end", () => {
+            out.push({ name: e.fileName, data: Buffer.concat(chunks) });
+            zip.readEntry();
+          });
+          st.on("error", reject);
+        });
+      });
+      zip.on("end", () => resolve(out));
+      zip.on("error", reject);
+      zip.readEntry();
+    });
+  });
+}
+
+/**
+ * A fresh data directory for startStack({ dataDir }) as a site's would be: 0711, so students' servers (their own
+ * uids) traverse it to reach their copy without listing it.
+ */
+export function siteDataDir(prefix: string): string {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dataDir, 0o711);
+  return dataDir;
 }
