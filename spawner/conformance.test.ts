@@ -3,10 +3,9 @@
  * Docker runs when DOCKER_HOST (or /var/run/docker.sock) answers and the image exists; `./carnet test`
  * starts the private engine with scripts/docker-engine.sh first. Otherwise it says why and skips.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { dockerClient } from "./docker";
 import { request } from "./http";
 import {
@@ -25,50 +24,20 @@ import {
   type Spawner,
 } from "./index";
 import { waitUntil } from "./proc";
-
-const isRoot = process.getuid?.() === 0;
-const dockerHost = process.env.DOCKER_HOST ?? (existsSync("/var/run/docker.sock") ? "unix:///var/run/docker.sock" : undefined);
-const image = process.env.CARNET_IMAGE ?? "carnet-jupyter:latest";
-
-async function dockerUnavailable(): Promise<string | null> {
-  if (!dockerHost) return "no DOCKER_HOST and no /var/run/docker.sock (run scripts/docker-engine.sh build-image)";
-  try {
-    const docker = dockerClient(dockerHost);
-    await docker.ping();
-    try {
-      await docker.getImage(image).inspect();
-    } catch {
-      return `image ${image} missing on ${dockerHost} (run scripts/docker-engine.sh build-image)`;
-    }
-    return null;
-  } catch (err) {
-    return `Docker engine at ${dockerHost} does not answer: ${(err as Error).message}`;
-  }
-}
+import { dockerHost, dockerUnavailable, expectInlinePng, image, isRoot, specMaker, spawnerScratch } from "./test-helpers";
 
 const dockerWhy = await dockerUnavailable();
 if (dockerWhy) console.warn(`\n*** SKIPPING the docker backend conformance tests: ${dockerWhy} ***\n`);
 
-// The portal's own umask (server/data-dir.ts SITE_UMASK): whatever the spawner writes for students must not
-// depend on a looser one.
-process.umask(0o066);
-const base = mkdtempSync(path.join(os.tmpdir(), "carnet-spawner-"));
-// Students' uids must be able to traverse to their folders.
-chmodSync(base, 0o711);
-const started: Spawner[] = [];
-
-afterAll(async () => {
-  // Stop everything we started, by its own state (pid / container id), even after failures.
-  await Promise.allSettled(started.map((s) => s.stop(2_000)));
-  rmSync(base, { recursive: true, force: true });
-}, 120_000);
+// Under the portal's umask, in a 0711 scratch folder; every spawner started is stopped after the file.
+const { base, started } = spawnerScratch("carnet-spawner-");
+/** One counter for both backends: ids c1, c2… and uids 23001… never repeat within the file. */
+const nextSpec = specMaker({ base, idPrefix: "c", uidBase: 23_000, memoryMb: 512, tokenFill: "x" });
 
 const backends: { name: BackendName; skip: string | null }[] = [
   { name: "local", skip: null },
   { name: "docker", skip: dockerWhy },
 ];
-
-let seq = 0;
 
 describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
   const opts: BackendOptions = {
@@ -81,11 +50,7 @@ describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
 
   /** A spec with its own uid (as root: what the portal gives every copy). */
   function makeSpec(overrides: Partial<SpawnSpec> = {}): SpawnSpec {
-    const id = `c${++seq}`;
-    const workDir = path.join(base, `${name}-${id}`);
-    mkdirSync(workDir, { recursive: true });
-    const uid = 23_000 + seq;
-    return { id, baseUrl: `/nb/${id}/`, workDir, token: `tok-${id}-${"x".repeat(24)}`, memoryMb: 512, cpus: 1, ...(isRoot ? { uid, gid: uid } : {}), ...overrides };
+    return nextSpec(name, overrides);
   }
 
   function make(spec: SpawnSpec): Spawner {
@@ -231,9 +196,7 @@ describe.each(backends)("spawner conformance: $name", ({ name, skip }) => {
       );
       expect(r.error).toBeUndefined();
       expect(r.stdout).toContain("9.0 9");
-      const png = r.data.find((d) => typeof d["image/png"] === "string")?.["image/png"] as string | undefined;
-      expect(png, "an inline image/png output").toBeDefined();
-      expect(Buffer.from(png!, "base64").subarray(1, 4).toString()).toBe("PNG");
+      expectInlinePng(r);
       await s.stop();
     });
 

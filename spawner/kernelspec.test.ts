@@ -6,42 +6,19 @@
  * their home is not used. Docker runs when its engine and image are there (scripts/docker-engine.sh build-image),
  * otherwise skipped loudly; under CI=true a missing engine fails.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import os from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { dockerClient } from "./docker";
 import { createSpawner, execute, jupyterApi, jupyterFetch, startKernel, waitForReady, type BackendName, type BackendOptions, type JupyterTarget, type SpawnSpec, type Spawner } from "./index";
-
-const isRoot = process.getuid?.() === 0;
-const dockerHost = process.env.DOCKER_HOST ?? (existsSync("/var/run/docker.sock") ? "unix:///var/run/docker.sock" : undefined);
-const image = process.env.CARNET_IMAGE ?? "carnet-jupyter:latest";
-
-async function dockerUnavailable(): Promise<string | null> {
-  if (!dockerHost) return "no DOCKER_HOST and no /var/run/docker.sock (run scripts/docker-engine.sh build-image)";
-  try {
-    const docker = dockerClient(dockerHost);
-    await docker.ping();
-    const img = await docker.getImage(image).inspect().catch(() => null);
-    return img ? null : `image ${image} missing on ${dockerHost} (run scripts/docker-engine.sh build-image)`;
-  } catch (err) {
-    return `Docker engine at ${dockerHost} does not answer: ${(err as Error).message}`;
-  }
-}
+import { dockerHost, dockerUnavailable, expectInlinePng, image, isRoot, specMaker, spawnerScratch } from "./test-helpers";
 
 const dockerWhy = await dockerUnavailable();
 if (dockerWhy && process.env.CI === "true") throw new Error(`CI: the docker backend must run here, but: ${dockerWhy}`);
 if (dockerWhy) console.warn(`\n*** SKIPPING the docker backend kernelspec tests: ${dockerWhy} ***\n`);
 
-process.umask(0o066);
-const base = mkdtempSync(path.join(os.tmpdir(), "carnet-kernelspec-"));
-chmodSync(base, 0o711);
-const started: Spawner[] = [];
-
-afterAll(async () => {
-  await Promise.allSettled(started.map((s) => s.stop(2_000)));
-  rmSync(base, { recursive: true, force: true });
-}, 120_000);
+// Under the portal's umask, in a 0711 scratch folder; every spawner started is stopped after the file.
+const { base, started } = spawnerScratch("carnet-kernelspec-");
 
 /** pids of `pid` and its descendants (from /proc, as root). */
 function tree(pid: number): number[] {
@@ -86,14 +63,9 @@ describe.each([
     local: { allowSameUser: !isRoot },
     docker: { host: dockerHost, image },
   };
-  let seq = 0;
-  function makeSpec(): SpawnSpec {
-    const id = `k${++seq}`;
-    const workDir = path.join(base, `${name}-${id}`);
-    mkdirSync(workDir, { recursive: true });
-    const uid = 24_000 + seq + (name === "docker" ? 50 : 0);
-    return { id, baseUrl: `/nb/${id}/`, workDir, token: `tok-${id}-${"y".repeat(24)}`, memoryMb: 768, cpus: 1, ...(isRoot ? { uid, gid: uid } : {}) };
-  }
+  /** One counter per backend: ids k1, k2…; uids 24001… (local), 24051… (docker). */
+  const nextSpec = specMaker({ base, idPrefix: "k", uidBase: 24_000, memoryMb: 768, tokenFill: "y" });
+  const makeSpec = (): SpawnSpec => nextSpec(name, {}, name === "docker" ? 50 : 0);
   /** The host pid of the server's first process (local: the sandbox; docker: the container's init). */
   async function hostPid(s: Spawner): Promise<number> {
     const state = s.getState() as { pid?: number; containerId?: string };
@@ -143,9 +115,7 @@ describe.each([
       );
       expect(r.error).toBeUndefined();
       expect(r.stdout).toContain("30");
-      const png = r.data.find((d) => typeof d["image/png"] === "string")?.["image/png"] as string | undefined;
-      expect(png, "an inline image/png output").toBeDefined();
-      expect(Buffer.from(png!, "base64").subarray(1, 4).toString()).toBe("PNG");
+      expectInlinePng(r);
 
       const dbg = await execute(t, kernel, "import debugpy");
       expect(dbg.status).toBe("error");
