@@ -1,7 +1,7 @@
 /** Who is calling: a personal access token (Authorization: Bearer) or the browser session. */
 import "server-only";
 import { auth } from "./nextauth";
-import { userIdForToken } from "./tokens";
+import { userForToken } from "./tokens";
 import { activeUser } from "../users";
 import { env } from "../env";
 import { AppError } from "../errors";
@@ -19,8 +19,7 @@ export async function actorFromRequest(req: Request): Promise<Actor | null> {
   if (header) {
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m?.[1]) throw new AppError("unauthenticated", "En-tête Authorization invalide : attendu « Bearer <jeton> ».");
-    const userId = await userIdForToken(m[1]);
-    const user = userId ? await activeUser(userId) : null;
+    const user = await userForToken(m[1]); // the token and its (active) user in one query
     if (!user) throw new AppError("unauthenticated", "Jeton d'accès inconnu, expiré ou révoqué.");
     return { user, via: "token" };
   }

@@ -38,13 +38,18 @@ export async function createToken(userId: string, name = "jeton", expiresInDays?
 
 /** The active user id for a token, or null (unknown, revoked, expired, or user disabled). Records last use. */
 export async function userIdForToken(token: string): Promise<string | null> {
+  return (await userForToken(token))?.id ?? null;
+}
+
+/** The active user a token belongs to (read with the token in one query), or null: see {@link userIdForToken}. */
+export async function userForToken(token: string) {
   if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
   const row = await db().apiToken.findUnique({ where: { tokenHash: sha256(token) }, include: { user: true } });
   if (!row || row.revokedAt || row.user.disabled) return null;
   if (row.expiresAt && row.expiresAt <= new Date()) return null;
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000)
     await db().apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
-  return row.userId;
+  return row.user;
 }
 
 /** The user's tokens not revoked, newest first; expired ones stay listed (with their expiresAt) until revoked. */
