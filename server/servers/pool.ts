@@ -105,7 +105,15 @@ interface PoolState {
   size: number | null;
   /** Paused by stop-all (epoch ms), in memory only: a portal restart resumes. */
   pausedAt?: number;
+  /** The last claim (epoch ms): refills wait CLAIM_QUIET_MS after it while ready slots remain (a class arriving). */
+  lastClaimAt?: number;
 }
+
+/**
+ * While a class arrives, refills wait: each slot start forks from the portal's process and boots Python, CPU that the
+ * arriving students' own requests need more; the ready slots serve them meanwhile. Refilled once claims pause.
+ */
+const CLAIM_QUIET_MS = 5_000;
 
 const KEY = Symbol.for("carnet.pool.state");
 const DKEY = Symbol.for("carnet.pool.demands");
@@ -276,11 +284,14 @@ async function nextUid(): Promise<number> {
 }
 
 /** Local backend: the server's processes (and its kernels) at this niceness. Best effort; docker servers are left. */
-function renice(slot: Slot, priority: number): void {
+async function renice(slot: Slot, priority: number): Promise<void> {
   if (slot.backend !== "local") return;
   const pid = (slot.spawner.getState() as { pid?: unknown }).pid;
   if (typeof pid !== "number") return;
-  for (const p of processTree(pid)) {
+  // The server's cage (one cgroup.procs file) rather than a scan of all /proc, when the spawner has it.
+  const caged = (slot.spawner as { pids?: () => Promise<number[]> }).pids;
+  const pids = caged ? await caged.call(slot.spawner).catch(() => [] as number[]) : [];
+  for (const p of pids.length ? pids : processTree(pid)) {
     try {
       os.setPriority(p, priority);
     } catch {
@@ -327,13 +338,13 @@ async function startSlot(): Promise<void> {
       new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("slot start timed out")), timeoutMs))),
     ]).finally(() => clearTimeout(timer));
     slot.target = url;
-    renice(slot, 10);
+    await renice(slot, 10);
     await waitForReady(url, routePrefix(id), token, {
       timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)),
       isAlive: async () => (await spawner.poll()).running,
     });
     slot.kernelId = await startKernel(target(slot));
-    renice(slot, 10); // the kernel inherited it; its helpers too
+    await renice(slot, 10); // the kernel inherited it; its helpers too
     if (!pool.slots.has(id)) throw new Error("slot withdrawn while starting");
     slot.phase = "ready";
     pool.failures = 0;
@@ -403,7 +414,8 @@ export async function claimSlot<C extends { id: string; notebookPath: string }>(
     await destroy(slot, "found dead at claim");
     slot = takeReady();
   }
-  kick(); // refill in the background
+  pool.lastClaimAt = Date.now();
+  kick(); // refill in the background (once the class has arrived: CLAIM_QUIET_MS)
   if (!slot) return { kind: "empty" };
   const dir = copyDir(slot.id);
   let copy: C | null = null;
@@ -433,7 +445,7 @@ export async function claimSlot<C extends { id: string; notebookPath: string }>(
     await slot.spawner.stop().catch(() => undefined);
     return { kind: "claimed", copy };
   }
-  renice(slot, 0);
+  await renice(slot, 0);
   pool.claimed++;
   // The notebook's session on the kernel already running: nbclassic's own POST api/sessions for this path gets it.
   await createNotebookSession(target(slot), copy.notebookPath, slot.kernelId, { copyId: copy.id });
@@ -498,6 +510,8 @@ async function fill(): Promise<void> {
     const room = q.concurrency - q.size.running - starting;
     const missing = t - ready - starting;
     if (q.size.waiting > 0 || room <= 0 || missing <= 0) return;
+    // Students are arriving and slots are left for them: refill after they are in (the interval comes back).
+    if (ready > 0 && now - (pool.lastClaimAt ?? 0) < CLAIM_QUIET_MS) return;
     // At most the queue's free room at once; each start finishes in its own time and calls fill() again.
     for (let i = 0; i < Math.min(room, missing); i++) {
       starting++;
