@@ -78,6 +78,15 @@ async function expectStoppedPage(page: Page, stack: Stack, copyId: string, reaso
   await page.waitForURL((u) => u.origin === new URL(stack.url).origin && u.pathname === `/copies/${copyId}`, { timeout: 20_000 });
 }
 
+/**
+ * « Retour à ma copie » lands on the copy page, which starts the server again: stop it, so that the next test's
+ * copy is not refused for the student's limit of open notebooks (CARNET_MAX_SERVERS_PER_STUDENT, 2 here).
+ */
+async function stopAgain(stack: Stack, pat: string, copyId: string): Promise<void> {
+  const res = await fetch(`${stack.url}/api/v1/copies/${copyId}/server`, { method: "DELETE", headers: { authorization: `Bearer ${pat}` } });
+  expect(res.status, await res.text()).toBeLessThan(300);
+}
+
 const diskHas = (stack: Stack, copyId: string, text: string) => fs.readFileSync(copyNotebookFile(stack, copyId), "utf8").includes(text);
 
 /** The teacher, from the dashboard to the student's copy, « Arrêter le serveur »; returns once the portal says it stopped. */
@@ -133,6 +142,7 @@ for (const backend of ["local", "docker"] as const) {
       expect(diskHas(stack, copyId, typed)).toBe(true);
       await expectStoppedPage(alice.page, stack, copyId, "Votre professeur a arrêté votre carnet.");
       await alice.ctx.close();
+      await stopAgain(stack, teacherPat, copyId);
     });
 
     test("(e) a .py module open in Jupyter's text editor, typed in, not saved: the teacher's stop saves it", async ({ browser }) => {
@@ -169,6 +179,7 @@ for (const backend of ["local", "docker"] as const) {
       expect(after.startsWith(original)).toBe(true);
       await expectStoppedPage(alice.page, stack, copyId, "Votre professeur a arrêté votre carnet.");
       await alice.ctx.close();
+      await stopAgain(stack, teacherPat, copyId);
     });
 
     if (backend === "docker") return;
