@@ -40,7 +40,7 @@ import { startStack, type Stack } from "../e2e/stack";
 import { nextPollDelay } from "../components/copies/poll-delay";
 import { serverIdOf } from "../server/servers/server-id";
 import { createActivity, KernelSocket, loopFetch, notebookBytes, PASSWORD, serverApi, teardown } from "../server/servers/live-test-helpers";
-import { CHROMIUM_ARGS, cpuSnapshot, cpuSplit, hubWhyNot, machineCpuSeconds, processCpuSeconds, median, percentile, rssTreeMb, rssUnionMb, signedInPage, startHub, treeOf, usable, type Hub } from "./support";
+import { CHROMIUM_ARGS, cpuSnapshot, cpuSplit, hubWhyNot, machineCpuSeconds, processCpuSeconds, median, percentile, rssTreeMb, rssUnionMb, signedInPage, startHub, treeOf, usable, type Hub, carnetCli } from "./support";
 
 const { values: args } = parseArgs({
   options: {
@@ -133,19 +133,6 @@ async function burst(
   const cpuS = machineCpuSeconds() - cpu0;
   const platformCpuS = processCpuSeconds(pids) - pcpu0;
   return { samples, cpuS, platformCpuS, wallS: seconds(lastArrival), cpuBefore, cpuAfter: cpuSnapshot() };
-}
-
-/** `./carnet <argv>` through the running portal's internal endpoint (what the CLI does, without a process each). */
-async function carnetCli(stack: Stack, argv: string[], stdin?: string): Promise<string> {
-  const secret = fs.readFileSync(path.join(stack.dataDir, "secrets", "proxy-secret"), "utf8").trim();
-  const res = await fetch(`http://127.0.0.1:${stack.env.CARNET_INTERNAL_PORT}/api/internal/cli`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-carnet-proxy-secret": secret },
-    body: JSON.stringify({ argv, stdin }),
-  });
-  const body = (await res.json()) as { output?: string; error?: { message: string } };
-  if (!res.ok) throw new Error(`carnet ${argv.join(" ")}: ${body.error?.message}`);
-  return (body.output ?? "").trim();
 }
 
 /** Runs `fn` over `items`, `width` at a time. */

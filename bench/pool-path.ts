@@ -20,7 +20,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { startStack, type Stack } from "../e2e/stack";
 import { createActivity, loopFetch, nbUrl, PASSWORD, sessionCookie, teardown, waitFor } from "../server/servers/live-test-helpers";
-import { median, percentile } from "./support";
+import { median, percentile, carnetCli } from "./support";
 
 const { values: args } = parseArgs({ options: { students: { type: "string", default: "12" }, pool: { type: "string", default: "2" } } });
 const N = Number(args.students);
@@ -41,18 +41,6 @@ function threadCpuS(pid: number): number {
   return ns / 1e9;
 }
 
-async function cli(stack: Stack, argv: string[], stdin?: string): Promise<string> {
-  const secret = fs.readFileSync(path.join(stack.dataDir, "secrets", "proxy-secret"), "utf8").trim();
-  const res = await fetch(`http://127.0.0.1:${stack.env.CARNET_INTERNAL_PORT}/api/internal/cli`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-carnet-proxy-secret": secret },
-    body: JSON.stringify({ argv, stdin }),
-  });
-  const body = (await res.json()) as { output?: string; error?: { message: string } };
-  if (!res.ok) throw new Error(`carnet ${argv.join(" ")}: ${body.error?.message}`);
-  return (body.output ?? "").trim();
-}
-
 async function main() {
   const env: Record<string, string> = { CARNET_SPAWNER: "local", LOG_LEVEL: "warn", CARNET_POOL_SIZE: String(POOL), CARNET_MAX_SERVERS: String(2 * N + 10) };
   // To profile the portal: CARNET_PORTAL_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof --liftoff-only ..." (server/cli/launch.ts).
@@ -64,10 +52,10 @@ async function main() {
     const run = JSON.parse(fs.readFileSync(path.join(stack.dataDir, "run", "portal.json"), "utf8")) as { nextPid: number; proxyPid: number };
     const portal = () => threadCpuS(run.nextPid);
     const proxy = () => threadCpuS(run.proxyPid);
-    await cli(stack, ["user", "add", "prof", "--role", "teacher", "--password-stdin"], PASSWORD);
-    teacherPat = await cli(stack, ["token", "create", "prof"]);
-    await cli(stack, ["user", "add", "bench-admin", "--role", "admin", "--password-stdin"], PASSWORD);
-    const adminPat = await cli(stack, ["token", "create", "bench-admin"]);
+    await carnetCli(stack, ["user", "add", "prof", "--role", "teacher", "--password-stdin"], PASSWORD);
+    teacherPat = await carnetCli(stack, ["token", "create", "prof"]);
+    await carnetCli(stack, ["user", "add", "bench-admin", "--role", "admin", "--password-stdin"], PASSWORD);
+    const adminPat = await carnetCli(stack, ["token", "create", "bench-admin"]);
     const activity = await createActivity(stack, teacherPat, "Chemin du pool");
     const poolReady = () =>
       waitFor("pool full", async () => {
@@ -94,8 +82,8 @@ async function main() {
     };
     const students = Array.from({ length: N }, (_, i) => `eleve${i}`);
     for (const u of students) {
-      await cli(stack, ["user", "add", u, "--role", "student", "--password-stdin"], PASSWORD);
-      await cli(stack, ["user", "add", `${u}-api`, "--role", "student", "--password-stdin"], PASSWORD);
+      await carnetCli(stack, ["user", "add", u, "--role", "student", "--password-stdin"], PASSWORD);
+      await carnetCli(stack, ["user", "add", `${u}-api`, "--role", "student", "--password-stdin"], PASSWORD);
     }
     const refill: number[] = [];
     for (const u of students) {
@@ -126,7 +114,7 @@ async function main() {
       await poolReady();
       refill.push(portal() - r0);
 
-      const pat = await cli(stack, ["token", "create", `${u}-api`]);
+      const pat = await carnetCli(stack, ["token", "create", `${u}-api`]);
       const auth = { authorization: `Bearer ${pat}` };
       r0 = portal();
       const opened = await measure("API: POST /api/v1/open/<code> (claim)", () => fetch(`${stack.url}/api/v1/open/${activity.code}`, { method: "POST", headers: auth }));

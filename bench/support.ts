@@ -10,7 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "@playwright/test";
-import { freePort } from "../e2e/stack";
+import { freePort, type Stack } from "../e2e/stack";
 import { PASSWORD, waitFor } from "../server/servers/live-test-helpers";
 
 export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"];
@@ -303,4 +303,17 @@ c.JupyterHub.load_roles = [{"name": "bench", "scopes": ["admin:servers", "admin:
     },
     platformPids: () => [child.pid!, ...chpPids()],
   };
+}
+
+/** `./carnet <argv>` through the running portal's internal endpoint (what the CLI does, without a process each). */
+export async function carnetCli(stack: Stack, argv: string[], stdin?: string): Promise<string> {
+  const secret = fs.readFileSync(path.join(stack.dataDir, "secrets", "proxy-secret"), "utf8").trim();
+  const res = await fetch(`http://127.0.0.1:${stack.env.CARNET_INTERNAL_PORT}/api/internal/cli`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-carnet-proxy-secret": secret },
+    body: JSON.stringify({ argv, stdin }),
+  });
+  const body = (await res.json()) as { output?: string; error?: { message: string } };
+  if (!res.ok) throw new Error(`carnet ${argv.join(" ")}: ${body.error?.message}`);
+  return (body.output ?? "").trim();
 }

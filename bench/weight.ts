@@ -30,7 +30,7 @@ import { parseArgs } from "node:util";
 import { startStack, type Stack } from "../e2e/stack";
 import { createActivity, KernelSocket, loopFetch, NOTEBOOK_NAME, notebookBytes, PASSWORD, serverApi, teardown, waitFor } from "../server/servers/live-test-helpers";
 import { signInCookie } from "../server/testing/session";
-import { hubWhyNot, startHub, treeOf, type Hub } from "./support";
+import { hubWhyNot, startHub, treeOf, type Hub, carnetCli } from "./support";
 
 const { values: args } = parseArgs({
   options: {
@@ -203,19 +203,6 @@ async function inBatches<T>(n: number, width: number, fn: (i: number) => Promise
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
 // ---------------------------------------------------------------- Carnet
-
-/** `./carnet <argv>` through the running portal's internal endpoint (what the CLI does, without a process each). */
-async function carnetCli(stack: Stack, argv: string[], stdin?: string): Promise<string> {
-  const secret = fs.readFileSync(path.join(stack.dataDir, "secrets", "proxy-secret"), "utf8").trim();
-  const res = await fetch(`http://127.0.0.1:${stack.env.CARNET_INTERNAL_PORT}/api/internal/cli`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-carnet-proxy-secret": secret },
-    body: JSON.stringify({ argv, stdin }),
-  });
-  const body = (await res.json()) as { output?: string; error?: { message: string } };
-  if (!res.ok) throw new Error(`carnet ${argv.join(" ")}: ${body.error?.message}`);
-  return (body.output ?? "").trim();
-}
 
 async function page(stack: Stack, p: string, cookie: string): Promise<void> {
   const res = await fetch(`${stack.url}${p}`, { headers: { cookie }, redirect: "manual" });
